@@ -1,0 +1,491 @@
+"""Spike detection for one watch's mention series: a pure, streaming, JSON-state detector."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from scipy.special import betainc, pdtrc
+
+STATE_VERSION = 1
+MAX_OUTLETS_PER_INTERVAL = 64
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Knobs of the detector; defaults are the ones tuned by `bench/alerts.py`."""
+
+    interval_seconds: int = 3600
+    baseline_days: int = 28
+    # The most recent day (plus today's partial day) stays out of the baseline, so a building
+    # story cannot raise its own expectation before it is detected.
+    exclude_recent_days: int = 1
+    windows: tuple[int, ...] = (1, 3, 6, 12, 24)
+    # Per-test upper-tail probability at sensitivity 1; each step runs len(windows) tests.
+    alpha: float = 2e-6
+    min_extra: float = 3.0
+    min_outlets: int = 2
+    min_history_days: float = 3.0
+    # Log-likelihood CUSUM for a rate ratio of cusum_ratio, on overdispersion-scaled increments.
+    cusum_ratio: float = 2.0
+    cusum_threshold: float = 14.0
+    # Lifecycle.
+    quiet_intervals: int = 6
+    resolve_alpha: float = 0.02
+    cooldown_intervals: int = 12
+    escalation_factor: float = 2.0
+    max_escalations: int = 1
+    max_excluded_per_burst: int = 72
+    # Floor on the shared-level dispersion so a suspiciously calm history does not make
+    # the test brittle.
+    min_level_dispersion: float = 0.01
+    sensitivity: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["windows"] = list(self.windows)
+        return d
+
+    @property
+    def effective_alpha(self) -> float:
+        # Sensitivity 2 = ten times more permissive, 0.5 ≈ three times stricter.
+        return min(1e-2, self.alpha * 10 ** (self.sensitivity - 1.0))
+
+    @property
+    def effective_min_extra(self) -> float:
+        return self.min_extra / max(self.sensitivity, 0.1)
+
+    @property
+    def per_day(self) -> int:
+        return max(1, round(86400 / self.interval_seconds))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One closed interval of a watch: mentions (stories), all ingested articles, outlets seen."""
+
+    start: datetime
+    mentions: int
+    articles: int
+    outlets: tuple[str, ...] | None = None  # None = unknown (e.g. a backtest CSV)
+
+
+@dataclass
+class _Test:
+    window: int
+    observed: int
+    expected: float
+    p_value: float
+    outlets: int | None
+    threshold: float
+    dispersion: float = 0.0
+    extra: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.extra = self.observed - self.expected
+
+
+def upper_tail(observed: int, mean: float, variance: float) -> float:
+    """P(X >= observed) for a negative binomial with this mean and variance (Poisson if equal)."""
+    if observed <= 0:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    excess = variance - mean
+    if excess <= mean * 1e-9:
+        return float(pdtrc(observed - 1, mean))
+    size = mean * mean / excess
+    # X ~ NB(size, p) counting failures, p = size / (size + mean): P(X >= k) = I_{1-p}(k, size).
+    return float(betainc(observed, size, mean / (size + mean)))
+
+
+def _epoch(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise ValueError("interval start must be timezone-aware")
+    return int(dt.timestamp())
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def new_state() -> dict[str, Any]:
+    """An empty detector state (no history, quiet)."""
+    return {
+        "v": STATE_VERSION,
+        "t0": None,  # epoch of the first history entry
+        "m": [],  # mentions per interval
+        "a": [],  # articles per interval
+        "x": [],  # 1 = interval belongs to an alert window (kept out of the baseline)
+        "o": [],  # outlets with mentions, last max(windows) intervals only
+        "base": None,
+        "cusum": 0.0,
+        "phase": "quiet",  # quiet | firing | cooldown
+        "peak": 0.0,
+        "escalations": 0,
+        "burst_start": None,
+        "quiet_run": 0,
+        "cool_left": 0,
+        "excluded": 0,
+        "fired_at": None,
+    }
+
+
+class Detector:
+    """Steps one watch's state through closed intervals and says when to notify."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def step(
+        self, state: dict[str, Any] | None, interval: Interval
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Feed the next closed interval; returns the new state and a notification or None.
+
+        The input state is not modified. Missing intervals between the last one seen and this
+        one are filled as empty (no articles ingested), which carries no evidence either way.
+        """
+        st = _copy_state(state) if state is not None else new_state()
+        note = self.advance(st, interval)
+        return st, note
+
+    def advance(self, st: dict[str, Any], interval: Interval) -> dict[str, Any] | None:
+        """Like `step` but updates `st` in place (the backtest's fast path)."""
+        cfg = self.config
+        t = _epoch(interval.start)
+        step = cfg.interval_seconds
+        t = t - t % step
+        note: dict[str, Any] | None = None
+        if st["t0"] is not None:
+            nxt = st["t0"] + len(st["m"]) * step
+            if t < nxt:
+                return None  # already seen (a replay): idempotent
+            gap = (t - nxt) // step
+            if gap > (cfg.baseline_days + cfg.exclude_recent_days + 2) * cfg.per_day:
+                fresh = new_state()
+                for key in ("phase", "peak", "escalations", "burst_start", "fired_at"):
+                    fresh[key] = st[key]
+                st.clear()
+                st.update(fresh)
+            else:
+                for k in range(gap):
+                    filled = self._observe(st, nxt + k * step, 0, 0, ())
+                    note = filled or note
+        outlets = interval.outlets
+        if outlets is not None:
+            outlets = tuple(sorted(set(outlets)))[:MAX_OUTLETS_PER_INTERVAL]
+        current = self._observe(st, t, max(0, interval.mentions), max(0, interval.articles), outlets)
+        return current or note
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _observe(
+        self,
+        st: dict[str, Any],
+        t: int,
+        mentions: int,
+        articles: int,
+        outlets: tuple[str, ...] | None,
+    ) -> dict[str, Any] | None:
+        cfg = self.config
+        if st["t0"] is None:
+            st["t0"] = t
+        st["m"].append(mentions)
+        st["a"].append(max(articles, mentions))
+        st["x"].append(0)
+        wmax = max(cfg.windows)
+        st["o"].append(None if outlets is None else list(outlets))
+        if len(st["o"]) > wmax:
+            del st["o"][: len(st["o"]) - wmax]
+        self._trim(st, t)
+        day = t // 86400
+        base = st["base"]
+        if base is None or base["day"] != day:
+            base = st["base"] = self._baseline(st, day)
+        tests = self._tests(st, base)
+        return self._lifecycle(st, t, base, tests)
+
+    def _trim(self, st: dict[str, Any], t: int) -> None:
+        cfg = self.config
+        keep_from = (t // 86400 - cfg.baseline_days - cfg.exclude_recent_days) * 86400
+        drop = (keep_from - st["t0"]) // cfg.interval_seconds
+        if drop > 0:
+            for key in ("m", "a", "x"):
+                del st[key][:drop]
+            st["t0"] += drop * cfg.interval_seconds
+
+    def _baseline(self, st: dict[str, Any], day: int) -> dict[str, Any]:
+        """Share of the keyword and its overdispersion over the trailing window (once a day)."""
+        cfg = self.config
+        step = cfg.interval_seconds
+        lo = (day - cfg.baseline_days - cfg.exclude_recent_days) * 86400
+        hi = (day - cfg.exclude_recent_days) * 86400
+        t0 = st["t0"]
+        i0 = max(0, -(-(lo - t0) // step))
+        i1 = max(0, min(len(st["m"]), (hi - t0) // step))
+        m, a, x = st["m"], st["a"], st["x"]
+        total_m = 0
+        total_o = 0
+        used = 0
+        for i in range(i0, i1):
+            if x[i] or a[i] <= 0:
+                continue
+            total_m += m[i]
+            total_o += a[i] - m[i]
+            used += 1
+        odds = (total_m + 0.5) / (total_o + 1.0)
+        # Moments of the residuals, per interval and per day block, for the two dispersions:
+        # an independent one per interval and a shared level that persists through a day.
+        s_res = s_e = s_e2 = 0.0
+        days: dict[int, list[float]] = {}
+        for i in range(i0, i1):
+            if a[i] <= 0:
+                continue
+            d = (t0 + i * step) // 86400
+            if x[i]:
+                days[d] = [math.nan]
+                continue
+            e = odds * (a[i] - m[i])
+            r = m[i] - e
+            s_res += r * r
+            s_e += e
+            s_e2 += e * e
+            blk = days.setdefault(d, [0.0, 0.0, 0.0])
+            if not math.isnan(blk[0]):
+                blk[0] += m[i]
+                blk[1] += e
+                blk[2] += e * e
+        phi1 = max(0.0, (s_res - s_e) / s_e2) if s_e2 > 0 else 0.0
+        r_d = p_d = q_d = 0.0
+        for blk in days.values():
+            if math.isnan(blk[0]):
+                continue
+            r_d += (blk[0] - blk[1]) ** 2 - blk[1]
+            p_d += blk[1] ** 2
+            q_d += blk[2]
+        phid = 0.0
+        if p_d - q_d > 0:
+            phid = max(0.0, (r_d - phi1 * q_d) / (p_d - q_d))
+        phi_ind = max(0.0, phi1 - phid)
+        # The share itself is estimated from total_m mentions: its relative variance acts
+        # like a shared level on every window.
+        phid += 1.0 / (total_m + 1.0) + cfg.min_level_dispersion
+        ready = used * step >= cfg.min_history_days * 86400
+        return {
+            "day": day,
+            "odds": odds,
+            "phi_ind": phi_ind,
+            "phi_lvl": phid,
+            "mentions": total_m,
+            "intervals": used,
+            "ready": ready,
+        }
+
+    def _tests(self, st: dict[str, Any], base: dict[str, Any]) -> list[_Test]:
+        cfg = self.config
+        m, a, o = st["m"], st["a"], st["o"]
+        n = len(m)
+        odds = base["odds"]
+        phi_ind, phi_lvl = base["phi_ind"], base["phi_lvl"]
+        alpha = cfg.effective_alpha
+        min_extra = cfg.effective_min_extra
+        tests: list[_Test] = []
+        obs = 0
+        exp = 0.0
+        exp2 = 0.0
+        w = 0
+        windows = sorted(cfg.windows)
+        for width in windows:
+            while w < width and w < n:
+                i = n - 1 - w
+                e = odds * (a[i] - m[i])
+                obs += m[i]
+                exp += e
+                exp2 += e * e
+                w += 1
+            if w < width:
+                break
+            if obs - exp < min_extra and obs <= exp * 1.5:
+                tests.append(_Test(width, obs, exp, 1.0, None, alpha))
+                continue
+            var = exp + phi_ind * exp2 + phi_lvl * exp * exp
+            p = upper_tail(obs, exp, var)
+            seen: set[str] = set()
+            known = True
+            for lst in o[-width:]:
+                if lst is None:
+                    known = False
+                    break
+                seen.update(lst)
+            tests.append(
+                _Test(width, obs, exp, p, len(seen) if known else None, alpha, (var - exp) / exp**2 if exp > 0 else 0.0)
+            )
+        return tests
+
+    def _significant(self, tests: list[_Test]) -> list[_Test]:
+        cfg = self.config
+        min_extra = cfg.effective_min_extra
+        return [
+            t
+            for t in tests
+            if t.p_value < t.threshold
+            and t.extra >= min_extra
+            and (t.outlets is None or t.outlets >= cfg.min_outlets)
+        ]
+
+    def _cusum(self, st: dict[str, Any], base: dict[str, Any]) -> float:
+        cfg = self.config
+        i = len(st["m"]) - 1
+        e = base["odds"] * (st["a"][i] - st["m"][i])
+        if e <= 0:
+            return float(st["cusum"])
+        # Poisson log-likelihood ratio for rate × ratio, shrunk by the per-interval
+        # overdispersion so that noisy keywords need more evidence.
+        k = cfg.cusum_ratio
+        inc = st["m"][i] * math.log(k) - e * (k - 1.0)
+        inc /= 1.0 + (base["phi_ind"] + base["phi_lvl"]) * e
+        value = max(0.0, float(st["cusum"]) + inc)
+        st["cusum"] = value
+        return value
+
+    def _lifecycle(
+        self, st: dict[str, Any], t: int, base: dict[str, Any], tests: list[_Test]
+    ) -> dict[str, Any] | None:
+        cfg = self.config
+        step = cfg.interval_seconds
+        ready = base["ready"]
+        sig = self._significant(tests) if ready else []
+        cusum = self._cusum(st, base) if ready else 0.0
+        phase = st["phase"]
+        if phase == "cooldown":
+            st["cool_left"] -= 1
+            if st["cool_left"] <= 0:
+                phase = st["phase"] = "quiet"
+            elif sig:
+                self._exclude(st, max(x.window for x in sig))
+                return None
+        if phase == "quiet":
+            cusum_hit = cusum >= cfg.cusum_threshold and self._cusum_ok(tests)
+            if not sig and not cusum_hit:
+                return None
+            best = _best(sig) if sig else _cusum_test(tests, cfg)
+            st["phase"] = "firing"
+            st["peak"] = _rate(sig or [best])
+            st["escalations"] = 0
+            st["quiet_run"] = 0
+            st["excluded"] = 0
+            st["burst_start"] = t - (best.window - 1) * step
+            st["fired_at"] = t
+            st["cusum"] = 0.0
+            self._exclude(st, best.window)
+            return self._note("fired", t, best, base, cusum_hit and not sig)
+        # firing
+        st["cusum"] = 0.0
+        elevated = self._elevated(tests)
+        if elevated:
+            st["quiet_run"] = 0
+            self._exclude(st, 1)
+        else:
+            st["quiet_run"] += 1
+        if sig and st["escalations"] < cfg.max_escalations:
+            rate = _rate([x for x in sig if x.window >= 3] or sig)
+            if rate >= cfg.escalation_factor * st["peak"]:
+                st["escalations"] += 1
+                st["peak"] = rate
+                return self._note("escalated", t, _best(sig), base, False)
+        if st["quiet_run"] >= cfg.quiet_intervals:
+            st["phase"] = "cooldown"
+            st["cool_left"] = cfg.cooldown_intervals
+            note = {
+                "time": _iso(t),
+                "kind": "resolved",
+                "burst_start": _iso(st["burst_start"]),
+                "peak_per_interval": round(st["peak"], 3),
+            }
+            return note
+        return None
+
+    def _elevated(self, tests: list[_Test]) -> bool:
+        """Still part of the burst: the recent few intervals are above usual at a relaxed level."""
+        cfg = self.config
+        for t in tests:
+            if t.window in (1, 3) or t.window == min(cfg.windows):
+                if t.p_value < cfg.resolve_alpha and t.extra >= 1.0:
+                    return True
+        return False
+
+    def _cusum_ok(self, tests: list[_Test]) -> bool:
+        cfg = self.config
+        longest = max(tests, key=lambda x: x.window) if tests else None
+        return longest is not None and longest.extra >= cfg.effective_min_extra
+
+    def _exclude(self, st: dict[str, Any], width: int) -> None:
+        cfg = self.config
+        x = st["x"]
+        for i in range(max(0, len(x) - width), len(x)):
+            if not x[i] and st["excluded"] < cfg.max_excluded_per_burst:
+                x[i] = 1
+                st["excluded"] += 1
+
+    def _note(
+        self, kind: str, t: int, best: _Test, base: dict[str, Any], by_cusum: bool
+    ) -> dict[str, Any]:
+        cfg = self.config
+        ratio = best.observed / best.expected if best.expected > 0 else None
+        return {
+            "time": _iso(t),
+            "kind": kind,
+            "window": best.window,
+            "window_seconds": best.window * cfg.interval_seconds,
+            "observed": best.observed,
+            "expected": round(best.expected, 3),
+            "ratio": round(ratio, 2) if ratio is not None else None,
+            "p_value": float(f"{best.p_value:.3g}"),
+            "threshold": cfg.effective_alpha,
+            "outlets": best.outlets,
+            "burst_start": _iso(t - (best.window - 1) * cfg.interval_seconds),
+            "baseline_share": round(base["odds"] / (1.0 + base["odds"]), 6),
+            "baseline_days": cfg.baseline_days,
+            "dispersion": round(best.dispersion, 4),
+            "rule": "cusum" if by_cusum else "nb-tail",
+        }
+
+
+def _best(tests: list[_Test]) -> _Test:
+    return min(tests, key=lambda x: (x.p_value, -x.extra))
+
+
+def _rate(tests: list[_Test]) -> float:
+    return max(x.observed / x.window for x in tests)
+
+
+def _cusum_test(tests: list[_Test], cfg: DetectorConfig) -> _Test:
+    longest = max(tests, key=lambda x: x.window)
+    return longest
+
+
+def _copy_state(st: dict[str, Any]) -> dict[str, Any]:
+    out = dict(st)
+    for key in ("m", "a", "x"):
+        out[key] = list(st[key])
+    out["o"] = [None if v is None else list(v) for v in st["o"]]
+    out["base"] = dict(st["base"]) if st["base"] else None
+    return out
+
+
+def replay(
+    intervals: list[Interval], config: DetectorConfig | None = None
+) -> list[dict[str, Any]]:
+    """Run a whole series through a fresh detector; the notifications the live system sends."""
+    det = Detector(config)
+    st = new_state()
+    notes: list[dict[str, Any]] = []
+    for iv in intervals:
+        note = det.advance(st, iv)
+        if note is not None:
+            notes.append(note)
+    return notes

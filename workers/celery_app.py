@@ -1,0 +1,81 @@
+"""The one Celery app: queues, JSON-only serialisation, late acks, time limits and the beat schedule."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from workers.settings import Settings, get_settings
+
+QUEUES = ("feeds", "articles", "alerts")
+
+TASK_ROUTES = {
+    "newswatch.dispatch_due_feeds": {"queue": "feeds"},
+    "newswatch.poll_feed": {"queue": "feeds"},
+    "newswatch.process_article": {"queue": "articles"},
+    "newswatch.evaluate_watches": {"queue": "alerts"},
+    "newswatch.send_alert": {"queue": "alerts"},
+    "newswatch.deliver_outbox": {"queue": "alerts"},
+    "newswatch.heartbeat": {"queue": "alerts"},
+}
+
+
+def build_config(settings: Settings) -> dict[str, object]:
+    """Celery configuration derived from settings; pure, so it can be inspected in tests."""
+    transport_options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout}
+    if settings.embedded_broker:
+        # kombu's SQL transport polls; a short interval keeps the embedded default responsive.
+        transport_options = {"polling_interval": 0.5}
+    return {
+        "broker_url": settings.effective_broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # keep reconnecting after a Redis restart
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],  # pickle refused: a pickled message is rejected, never run
+        "event_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,  # a killed child's task is redelivered
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "task_default_queue": "feeds",
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_routes": TASK_ROUTES,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "worker_hijack_root_logger": False,
+        "worker_concurrency": settings.worker_concurrency,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "beat_schedule": {
+            "dispatch-due-feeds": {
+                "task": "newswatch.dispatch_due_feeds",
+                "schedule": settings.dispatch_interval_seconds,
+            },
+            "evaluate-watches": {
+                "task": "newswatch.evaluate_watches",
+                "schedule": float(min(settings.alert_interval_seconds, 300)),
+            },
+            "deliver-outbox": {"task": "newswatch.deliver_outbox", "schedule": 30.0},
+            "heartbeat": {"task": "newswatch.heartbeat", "schedule": 30.0},
+        },
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    if settings.embedded_broker:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery("newswatch")
+    app.conf.update(build_config(settings))
+    app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
+    app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,426 @@
+"""The `newswatch` command line: service processes, one-shot polling, outlets, articles, database."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from storage.models import Article, Comment, RemovedSpan
+from workers import runtime
+from workers.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="newswatch: news monitoring ingester.")
+outlets_app = typer.Typer(no_args_is_help=True, help="The outlet registry (one TOML file per outlet).")
+articles_app = typer.Typer(no_args_is_help=True, help="Stored articles.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(outlets_app, name="outlets")
+app.add_typer(articles_app, name="articles")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | json")]
+
+
+def _engine() -> Any:
+    return runtime.get_engine(get_settings())
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------- service processes
+
+
+def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: str) -> list[str]:
+    settings = get_settings()
+    argv = [
+        "worker",
+        "--loglevel",
+        loglevel,
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency or settings.worker_concurrency),
+        "--pool",
+        "prefork",
+        "-E",
+    ]
+    if beat:
+        argv += ["-B", "--schedule", str(settings.data_dir / "celerybeat-schedule")]
+    return argv
+
+
+@app.command()
+def run(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    loglevel: str = "INFO",
+) -> None:
+    """The service: migrate, then a worker with embedded beat in one process."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from storage.migrate import upgrade
+
+    upgrade(settings.effective_database_url)
+    from workers.celery_app import app as celery_app
+    from workers.logs import setup_logging
+
+    setup_logging(json_logs=settings.log_json, level=loglevel)
+    where = "embedded default (SQLite broker and store)" if settings.embedded_broker else "configured broker"
+    err.print(f"newswatch: starting worker + beat on the {where}; data in {settings.data_dir}")
+    celery_app.worker_main(
+        _worker_argv(beat=True, queues="feeds,articles,alerts", concurrency=concurrency, loglevel=loglevel)
+    )
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option("-Q", "--queues")] = "feeds,articles,alerts",
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    loglevel: str = "INFO",
+) -> None:
+    """A Celery worker (scale these out)."""
+    from workers.celery_app import app as celery_app
+    from workers.logs import setup_logging
+
+    setup_logging(json_logs=get_settings().log_json, level=loglevel)
+    celery_app.worker_main(_worker_argv(beat=False, queues=queues, concurrency=concurrency, loglevel=loglevel))
+
+
+@app.command()
+def beat(loglevel: str = "INFO") -> None:
+    """The scheduler; run exactly one."""
+    from workers.celery_app import app as celery_app
+    from workers.logs import setup_logging
+
+    settings = get_settings()
+    setup_logging(json_logs=settings.log_json, level=loglevel)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    celery_app.start(
+        ["beat", "--loglevel", loglevel, "--schedule", str(settings.data_dir / "celerybeat-schedule")]
+    )
+
+
+@app.command()
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="Poll due feeds and process their articles now.")] = False,
+    all_feeds: Annotated[bool, typer.Option("--all", help="Poll every enabled feed, due or not.")] = False,
+    format: FormatOpt = "table",
+) -> None:
+    """Synchronous polling for cron users and tests (no broker needed)."""
+    if not once:
+        _fail("only --once is supported; use `newswatch run` for the service")
+    from workers.oneshot import poll_once
+
+    summary = poll_once(get_settings(), all_feeds=all_feeds, progress=format == "table")
+    if format == "json":
+        typer.echo(json.dumps(summary))
+    else:
+        _print_kv("poll --once", summary)
+
+
+def _print_kv(title: str, data: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in data.items():
+        table.add_row(str(key), str(value))
+    console.print(table)
+
+
+# ---------------------------------------------------------------- outlets
+
+
+@outlets_app.command("list")
+def outlets_list(format: FormatOpt = "table") -> None:
+    """The configured outlets."""
+    outlets = _load_outlets_or_fail()
+    if format == "json":
+        typer.echo(json.dumps([o.model_dump(mode="json", exclude={"source_file"}) for o in outlets], ensure_ascii=False))
+        return
+    table = Table(title=f"{len(outlets)} outlets")
+    for col in ("id", "name", "lang", "country", "feeds"):
+        table.add_column(col)
+    for o in outlets:
+        table.add_row(o.id, o.name, o.language, o.country, str(len(o.feeds)))
+    console.print(table)
+
+
+@outlets_app.command("check")
+def outlets_check() -> None:
+    """Validate every outlet file; exit 2 naming the file and key on the first error."""
+    outlets = _load_outlets_or_fail()
+    console.print(f"[green]ok[/green]: {len(outlets)} outlets, {sum(len(o.feeds) for o in outlets)} feeds")
+
+
+def _load_outlets_or_fail() -> list[Any]:
+    from sources.registry import OutletError
+
+    try:
+        return runtime.load_outlets(get_settings())
+    except OutletError as exc:
+        _fail(str(exc))
+        raise
+
+
+# ---------------------------------------------------------------- articles
+
+
+def _article_row(a: Article) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "outlet": a.outlet_id,
+        "status": a.status,
+        "title": a.title or a.feed_title,
+        "url": a.url,
+        "canonical_url": a.canonical_url,
+        "authors": a.authors,
+        "published": a.published.isoformat() if a.published else None,
+        "language": a.language,
+        "copy_of": a.copy_of_id,
+        "copy_kind": a.copy_kind,
+        "similarity": a.similarity,
+        "story": a.story_id,
+        "version": a.version,
+        "stored_at": a.stored_at.isoformat() if a.stored_at else None,
+        "error": a.error,
+    }
+
+
+@articles_app.command("list")
+def articles_list(
+    limit: int = 50,
+    outlet: str | None = None,
+    status: str | None = None,
+    all: Annotated[bool, typer.Option("--all", help="Include copies of other articles.")] = False,
+    format: FormatOpt = "table",
+) -> None:
+    """Newest articles first; copies hidden unless --all."""
+    with Session(_engine()) as session:
+        q = select(Article).order_by(Article.id.desc()).limit(limit)  # type: ignore[union-attr]
+        if outlet:
+            q = q.where(Article.outlet_id == outlet)
+        if status:
+            q = q.where(Article.status == status)
+        if not all:
+            q = q.where(Article.copy_of_id.is_(None))  # type: ignore[union-attr]
+        rows = session.exec(q).all()
+    _print_articles(rows, format)
+
+
+def _print_articles(rows: Any, format: str) -> None:
+    if format == "json":
+        for a in rows:
+            typer.echo(json.dumps(_article_row(a), ensure_ascii=False))
+        return
+    table = Table()
+    for col in ("id", "outlet", "status", "published", "title"):
+        table.add_column(col)
+    for a in rows:
+        table.add_row(
+            str(a.id), a.outlet_id, a.status, a.published.strftime("%Y-%m-%d %H:%M") if a.published else "",
+            (a.title or a.feed_title or "")[:80],
+        )
+    console.print(table)
+
+
+@articles_app.command("search")
+def articles_search(
+    words: Annotated[list[str], typer.Argument(help="Words that must all appear in title or body.")],
+    limit: int = 50,
+    format: FormatOpt = "table",
+) -> None:
+    """Articles whose title or body contains every word (case-insensitive)."""
+    with Session(_engine()) as session:
+        q = select(Article).where(Article.status == "stored").order_by(Article.id.desc()).limit(limit)  # type: ignore[union-attr]
+        for word in words:
+            pattern = f"%{word.lower()}%"
+            q = q.where(or_(func.lower(Article.title).like(pattern), func.lower(Article.body).like(pattern)))
+        rows = session.exec(q).all()
+    _print_articles(rows, format)
+
+
+@articles_app.command("show")
+def articles_show(
+    article_id: int,
+    removed: Annotated[bool, typer.Option("--removed", help="Show what cleaning removed and why.")] = False,
+    format: FormatOpt = "table",
+) -> None:
+    """One article with its comments, versions, copies and story."""
+    with Session(_engine()) as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            _fail(f"no article {article_id}")
+            return
+        comments = session.exec(select(Comment).where(Comment.article_id == article_id).order_by(Comment.position)).all()  # type: ignore[arg-type]
+        spans = session.exec(select(RemovedSpan).where(RemovedSpan.article_id == article_id).order_by(RemovedSpan.position)).all()  # type: ignore[arg-type]
+        from workers.cli_stories import article_relations
+
+        relations = article_relations(session, article_id)
+    data = _article_row(article) | {
+        "body": article.body,
+        "comments": [{"author": c.author, "text": c.text, "kind": c.kind} for c in comments],
+        "relations": relations,
+    }
+    if removed:
+        data["removed"] = [{"rule": s.rule, "text": s.text} for s in spans]
+    if format == "json":
+        typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    console.rule(f"[bold]{data['title'] or '(untitled)'}")
+    for key in ("id", "outlet", "url", "authors", "published", "language", "status", "copy_of", "story", "version"):
+        console.print(f"[dim]{key}:[/dim] {data[key]}")
+    console.print(f"[dim]relations:[/dim] {json.dumps(relations, default=str)}")
+    console.print()
+    console.print(article.body or "", markup=False, highlight=False)
+    if comments:
+        console.rule(f"{len(comments)} comments")
+        for c in comments:
+            console.print(f"[bold]{c.author or '(no author)'}[/bold]: ", end="")
+            console.print(c.text, markup=False, highlight=False)
+    if removed:
+        console.rule(f"{len(spans)} removed spans")
+        for s in spans:
+            console.print(f"[yellow]{s.rule}[/yellow]: ", end="")
+            console.print(s.text, markup=False, highlight=False)
+
+
+@articles_app.command("export")
+def articles_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write; '-' for stdout.")] = Path("-"),
+    format: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
+    all: Annotated[bool, typer.Option("--all", help="Include copies.")] = False,
+) -> None:
+    """Export stored articles as JSON Lines or CSV."""
+    if format not in ("jsonl", "csv"):
+        _fail("--format must be jsonl or csv")
+    fields = ["id", "outlet", "title", "url", "canonical_url", "authors", "published", "language", "copy_of", "story", "body"]
+    out = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
+    count = 0
+    try:
+        writer = csv.DictWriter(out, fieldnames=fields) if format == "csv" else None
+        if writer:
+            writer.writeheader()
+        with Session(_engine()) as session:
+            q = select(Article).where(Article.status == "stored").order_by(Article.id)  # type: ignore[arg-type]
+            if not all:
+                q = q.where(Article.copy_of_id.is_(None))  # type: ignore[union-attr]
+            for a in session.exec(q.execution_options(yield_per=500)):
+                row = _article_row(a) | {"body": a.body}
+                row = {k: row[k] for k in fields}
+                if writer:
+                    writer.writerow(row | {"authors": "; ".join(row["authors"] or [])})
+                else:
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    err.print(f"exported {count} articles")
+
+
+@app.command()
+def reclean(
+    outlet: Annotated[str | None, typer.Option(help="Only this outlet's articles.")] = None,
+) -> None:
+    """Re-run cleaning on stored raw pages after rules changed (no fetching)."""
+    from workers.pipeline import reclean_article
+
+    engine = _engine()
+    outlets = runtime.outlets_by_id(get_settings())
+    with Session(engine) as session:
+        q = select(Article.id).where(Article.raw_page.is_not(None))  # type: ignore[union-attr]
+        if outlet:
+            q = q.where(Article.outlet_id == outlet)
+        ids = [int(i) for i in session.exec(q).all()]
+    from storage.db import session_scope
+
+    done = 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("recleaning", total=len(ids))
+        for article_id in ids:
+            with session_scope(engine) as session:
+                article = session.get(Article, article_id)
+                if article is not None:
+                    reclean_article(session, article, outlets=outlets, now=datetime.now(timezone.utc))
+                    done += 1
+            progress.advance(task)
+    console.print(f"recleaned {done} articles")
+
+
+# ---------------------------------------------------------------- database
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (alembic) to the configured database."""
+    from storage.migrate import upgrade
+
+    upgrade(get_settings().effective_database_url, revision)
+    console.print("database at", revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. base)."""
+    from storage.migrate import downgrade
+
+    downgrade(get_settings().effective_database_url, revision)
+    console.print("database at", revision)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's data in this folder.")] = None,
+    format: FormatOpt = "table",
+) -> None:
+    """The whole pipeline against built-in local outlets on 127.0.0.1; no network, no servers."""
+    from workers.demo_run import run_demo
+
+    summary = run_demo(keep=keep, progress=format == "table")
+    if format == "json":
+        typer.echo(json.dumps(summary))
+    else:
+        _print_kv("newswatch demo", summary)
+
+
+def _register_extensions() -> None:
+    """Commands that live beside their feature (cleaning, feeds, stories, alerts, operations)."""
+    import importlib
+
+    for module, kwargs in (
+        ("workers.cli_clean", {}),
+        ("workers.cli_feeds", {"get_engine": _engine, "get_client": lambda: runtime.get_http_client()}),
+        ("workers.cli_stories", {"get_engine": _engine}),
+        ("workers.cli_alerts", {"get_settings": get_settings, "get_engine": _engine}),
+        ("workers.cli_ops", {"get_settings": get_settings, "get_engine": _engine}),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app, **kwargs)
+
+
+_register_extensions()
+
+
+def main() -> None:
+    app()

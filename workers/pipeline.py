@@ -1,0 +1,249 @@
+"""Processing one article: fetch its page, clean it, deduplicate, store it with comments and provenance."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from cleaning import OutletRules, clean
+from cleaning.types import CleanArticle
+from sources.http import FetchError
+from storage.db import insert_ignore, session_scope
+from storage.models import Article, Comment, RemovedSpan
+
+log = logging.getLogger("newswatch.pipeline")
+
+# Statuses worth a retry later rather than a permanent failure.
+TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
+TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol"}
+MAX_ATTEMPTS = 4
+
+
+class TransientError(Exception):
+    """A failure that a retry may cure (network hiccup, 5xx, 429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class ProcessOutcome:
+    article_id: int
+    status: str  # stored | skipped | failed
+    dedup: str | None = None
+    comments: int = 0
+    removed: int = 0
+    mentions: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def outlet_rules(outlet: Any | None) -> OutletRules | None:
+    """Turn a registry outlet into the cleaner's per-outlet overrides."""
+    if outlet is None:
+        return None
+    cleaning_cfg = getattr(outlet, "cleaning", None)
+    return OutletRules(
+        name=outlet.name,
+        language=getattr(outlet, "language", None),
+        boilerplate_patterns=tuple(getattr(cleaning_cfg, "boilerplate_patterns", ()) or ()),
+        comment_xpaths=tuple(getattr(cleaning_cfg, "comment_xpaths", ()) or ()),
+    )
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def mark_failed(engine: Engine, article_id: int, reason: str) -> None:
+    with session_scope(engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            update(Article)
+            .where(Article.id == article_id)  # type: ignore[arg-type]
+            .values(status="failed", error=reason[:2000])
+        )
+
+
+def fetch_and_clean(
+    engine: Engine, article_id: int, *, client: Any, outlets: dict[str, Any]
+) -> tuple[Article, Any, CleanArticle] | ProcessOutcome:
+    """Fetch and clean outside any transaction, so slow pages never hold a database lock."""
+    with Session(engine, expire_on_commit=False) as session:
+        article = session.get(Article, article_id)
+    if article is None:
+        return ProcessOutcome(article_id, "skipped", error="no such article")
+    if article.status in ("stored", "failed"):
+        # A redelivered task (acks_late) for work already done: nothing to do.
+        return ProcessOutcome(article_id, "skipped", error=f"already {article.status}")
+    outlet = outlets.get(article.outlet_id)
+    try:
+        response = client.get(article.url, purpose="page")
+    except FetchError as exc:
+        if exc.kind in TRANSIENT_FETCH_KINDS:
+            raise TransientError(f"{exc.kind}: {exc}") from exc
+        mark_failed(engine, article_id, f"fetch {exc.kind}: {exc}")
+        return ProcessOutcome(article_id, "failed", error=f"fetch {exc.kind}: {exc}")
+    if response.status in TRANSIENT_HTTP:
+        raise TransientError(f"HTTP {response.status}")
+    if response.status != 200:
+        mark_failed(engine, article_id, f"HTTP {response.status}")
+        return ProcessOutcome(article_id, "failed", error=f"HTTP {response.status}")
+    cleaned = clean(response.content, url=response.final_url, outlet=outlet_rules(outlet))
+    return article, response, cleaned
+
+
+def store_clean_article(
+    session: Session,
+    *,
+    article: Article,
+    cleaned: CleanArticle,
+    raw: bytes,
+    content_type: str | None,
+    now: datetime,
+    watches: list[Any] | None = None,
+) -> ProcessOutcome:
+    """Write the cleaned article, its comments and removed spans, dedup links and mentions."""
+    from storage.dedup import apply_dedup
+
+    current = session.get(Article, article.id)
+    assert current is not None
+    current.authors = list(cleaned.authors)
+    current.published = parse_iso(cleaned.published) or current.published or current.feed_published
+    current.published_raw = cleaned.published or current.published_raw
+    current.language = cleaned.language
+    current.syndicated_from = list(cleaned.syndicated_from)
+    current.image_credits = list(cleaned.image_credits)
+    current.raw_page = zlib.compress(raw, 6)
+    current.raw_content_type = content_type
+    current.fetched_at = now
+    current.attempts += 1
+    result = apply_dedup(
+        session,
+        article=current,
+        title=cleaned.title or current.feed_title,
+        body=cleaned.body,
+        syndicated_from=cleaned.syndicated_from,
+        page_canonical_url=cleaned.canonical_url,
+        now=now,
+    )
+    # apply_dedup keeps the previous text as a version; the current text is always the new one.
+    current.title = cleaned.title or current.feed_title
+    current.body = cleaned.body
+    current.status = "stored"
+    current.error = None
+    current.stored_at = current.stored_at or now
+    session.add(current)
+    replace_children(session, current.id or 0, cleaned)
+    mentions: list[str] = []
+    if watches:
+        from alerts.service import record_mentions
+
+        session.flush()
+        mentions = record_mentions(session, article=current, watches=watches, now=now)
+    return ProcessOutcome(
+        current.id or 0,
+        "stored",
+        dedup=result.kind,
+        comments=len(cleaned.comments),
+        removed=len(cleaned.removed),
+        mentions=mentions,
+    )
+
+
+def replace_children(session: Session, article_id: int, cleaned: CleanArticle) -> None:
+    """Comments and removed spans mirror the latest cleaning; positions make rewrites idempotent."""
+    session.exec(delete(Comment).where(Comment.article_id == article_id))  # type: ignore[call-overload,arg-type]
+    session.exec(delete(RemovedSpan).where(RemovedSpan.article_id == article_id))  # type: ignore[call-overload,arg-type]
+    if cleaned.comments:
+        session.exec(  # type: ignore[call-overload]
+            insert_ignore(
+                session,
+                Comment,
+                [
+                    {
+                        "article_id": article_id,
+                        "position": i,
+                        "author": c.author,
+                        "published": c.published,
+                        "kind": c.kind,
+                        "text": c.text,
+                    }
+                    for i, c in enumerate(cleaned.comments)
+                ],
+            )
+        )
+    if cleaned.removed:
+        session.exec(  # type: ignore[call-overload]
+            insert_ignore(
+                session,
+                RemovedSpan,
+                [
+                    {"article_id": article_id, "position": i, "rule": r.rule[:64], "text": r.text}
+                    for i, r in enumerate(cleaned.removed)
+                ],
+            )
+        )
+
+
+def process_article(
+    engine: Engine,
+    article_id: int,
+    *,
+    client: Any,
+    outlets: dict[str, Any],
+    watches: list[Any] | None = None,
+    now: datetime | None = None,
+) -> ProcessOutcome:
+    """Fetch, clean, deduplicate and store one article; safe to run twice for the same id."""
+    fetched = fetch_and_clean(engine, article_id, client=client, outlets=outlets)
+    if isinstance(fetched, ProcessOutcome):
+        return fetched
+    article, response, cleaned = fetched
+    now = now or datetime.now(timezone.utc)
+    with session_scope(engine) as session:
+        outcome = store_clean_article(
+            session,
+            article=article,
+            cleaned=cleaned,
+            raw=response.content,
+            content_type=response.headers.get("content-type"),
+            now=now,
+            watches=watches,
+        )
+    log.info(
+        "article stored",
+        extra={"article_id": article_id, "dedup": outcome.dedup, "comments": outcome.comments},
+    )
+    return outcome
+
+
+def reclean_article(session: Session, article: Article, *, outlets: dict[str, Any], now: datetime) -> ProcessOutcome:
+    """Re-run cleaning on the stored raw page (after rules changed) without fetching again."""
+    if not article.raw_page:
+        return ProcessOutcome(article.id or 0, "skipped", error="no raw page kept")
+    raw = zlib.decompress(article.raw_page)
+    cleaned = clean(raw, url=article.url, outlet=outlet_rules(outlets.get(article.outlet_id)))
+    return store_clean_article(
+        session, article=article, cleaned=cleaned, raw=raw, content_type=article.raw_content_type, now=now
+    )
+
+
+def pending_article_ids(engine: Engine, *, limit: int = 10_000) -> list[int]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Article.id).where(Article.status == "pending").order_by(Article.id).limit(limit)  # type: ignore[arg-type]
+        ).all()
+    return [int(r) for r in rows if r is not None]

@@ -1,0 +1,111 @@
+"""Per-process resources built from settings: the database engine, the HTTP client, outlet rules."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from storage.db import make_engine
+from workers.settings import Settings, get_settings
+
+_lock = threading.Lock()
+_per_process: dict[tuple[int, str], Any] = {}
+
+
+def _cached(name: str, factory: Any) -> Any:
+    # Keyed by pid: a prefork child must never reuse a parent's sockets or connection pool.
+    key = (os.getpid(), name)
+    with _lock:
+        if key not in _per_process:
+            _per_process[key] = factory()
+        return _per_process[key]
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    return _cached(f"engine:{settings.effective_database_url}", lambda: make_engine(settings.effective_database_url))
+
+
+def redis_client(settings: Settings | None = None) -> Any | None:
+    """A Redis client on the broker's server, or None on the embedded default."""
+    settings = settings or get_settings()
+    url = settings.effective_broker_url
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    return _cached("redis", lambda: redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+
+
+def get_http_client(settings: Settings | None = None) -> Any:
+    settings = settings or get_settings()
+
+    def build() -> Any:
+        from sources.http import HttpClient
+        from sources.politeness import LocalHostLimiter, RedisHostLimiter
+
+        rc = redis_client(settings)
+        limiter: Any
+        if rc is not None:
+            limiter = RedisHostLimiter(
+                rc, concurrency=settings.per_host_concurrency, spacing=settings.per_host_spacing
+            )
+        else:
+            limiter = LocalHostLimiter(
+                concurrency=settings.per_host_concurrency, spacing=settings.per_host_spacing
+            )
+        return HttpClient(
+            user_agent=settings.user_agent,
+            allowed_networks=settings.allowed_networks,
+            max_bytes=settings.max_body_bytes,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            deadline=settings.request_deadline,
+            respect_robots=settings.respect_robots,
+            limiter=limiter,
+        )
+
+    return _cached("http", build)
+
+
+def load_outlets(settings: Settings | None = None) -> list[Any]:
+    from sources.registry import load_outlets as _load
+
+    settings = settings or get_settings()
+    return _load(Path(settings.outlets_dir))
+
+
+@lru_cache(maxsize=8)
+def _outlets_by_id_cached(directory: str, mtime: float) -> dict[str, Any]:
+    from sources.registry import load_outlets as _load
+
+    return {o.id: o for o in _load(Path(directory))}
+
+
+def outlets_by_id(settings: Settings | None = None) -> dict[str, Any]:
+    """Outlets keyed by id, reloaded when a file in the folder changes."""
+    settings = settings or get_settings()
+    directory = Path(settings.outlets_dir)
+    files = list(directory.glob("*.toml"))
+    mtime = max((f.stat().st_mtime for f in files), default=0.0) + len(files)
+    return _outlets_by_id_cached(str(directory), mtime)
+
+
+def reset() -> None:
+    """Forget cached resources (tests change settings between runs)."""
+    with _lock:
+        for value in _per_process.values():
+            close = getattr(value, "close", None) or getattr(value, "dispose", None)
+            if close:
+                try:
+                    close()
+                except Exception:  # noqa: S110 - best effort cleanup
+                    pass
+        _per_process.clear()
+    _outlets_by_id_cached.cache_clear()
+    get_settings.cache_clear()

@@ -1,0 +1,163 @@
+"""Celery tasks: thin wrappers that take ids, call one plain function, and retry only transient errors."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from workers import runtime
+from workers.settings import get_settings
+
+log = logging.getLogger("newswatch.tasks")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@shared_task(name="newswatch.dispatch_due_feeds", ignore_result=True)
+def dispatch_due_feeds() -> int:
+    """Claim the feeds that are due (a lease in the database, so two beats never double-poll)."""
+    from workers.polling import due_feed_ids, sync_outlets
+
+    settings = get_settings()
+    engine = runtime.get_engine(settings)
+    sync_outlets(engine, runtime.load_outlets(settings), now=_now())
+    ids = due_feed_ids(engine, now=_now())
+    for feed_id in ids:
+        poll_feed.delay(feed_id)
+    return len(ids)
+
+
+@shared_task(name="newswatch.poll_feed", bind=True, ignore_result=True, max_retries=0)
+def poll_feed(self: Any, feed_id: int) -> dict[str, Any]:
+    from workers.polling import poll_feed as poll
+
+    settings = get_settings()
+    outcome = poll(
+        runtime.get_engine(settings),
+        feed_id,
+        client=runtime.get_http_client(settings),
+        config=poll_config(),
+    )
+    for article_id in [*outcome.new_article_ids, *outcome.refresh_article_ids]:
+        process_article.delay(article_id)
+    _metrics().observe_poll(outcome)
+    return {"feed_id": feed_id, "outcome": outcome.outcome, "new": len(outcome.new_article_ids)}
+
+
+@shared_task(name="newswatch.process_article", bind=True, ignore_result=True, max_retries=4)
+def process_article(self: Any, article_id: int) -> dict[str, Any]:
+    from workers.pipeline import TransientError, mark_failed
+    from workers.pipeline import process_article as process
+
+    settings = get_settings()
+    engine = runtime.get_engine(settings)
+    try:
+        outcome = process(
+            engine,
+            article_id,
+            client=runtime.get_http_client(settings),
+            outlets=runtime.outlets_by_id(settings),
+            watches=current_watches(),
+        )
+    except SoftTimeLimitExceeded:
+        mark_failed(engine, article_id, "time limit exceeded while processing the page")
+        return {"article_id": article_id, "status": "failed"}
+    except TransientError as exc:
+        if self.request.retries >= self.max_retries:
+            mark_failed(engine, article_id, f"gave up after retries: {exc}")
+            return {"article_id": article_id, "status": "failed"}
+        countdown = exc.retry_after or min(600, 15 * 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:
+        from storage.db import is_transient_db_error
+
+        if is_transient_db_error(exc) and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=5 * (self.request.retries + 1)) from exc
+        raise
+    _metrics().observe_article(outcome)
+    return {"article_id": article_id, "status": outcome.status, "dedup": outcome.dedup}
+
+
+@shared_task(name="newswatch.evaluate_watches", ignore_result=True)
+def evaluate_watches() -> int:
+    from alerts.service import evaluate_watches as evaluate
+
+    settings = get_settings()
+    alerts = evaluate(
+        runtime.get_engine(settings),
+        now=_now(),
+        interval_seconds=settings.alert_interval_seconds,
+        watches=current_watches(),
+        mail_from=settings.mail_from,
+    )
+    if alerts:
+        deliver_outbox.delay()
+    return len(alerts)
+
+
+@shared_task(name="newswatch.send_alert", bind=True, ignore_result=True, max_retries=0)
+def send_alert(self: Any, outbox_id: int) -> str:
+    """Deliver one outbox message now (the periodic deliver_outbox catches anything missed)."""
+    from alerts.delivery import deliver_one
+
+    settings = get_settings()
+    return deliver_one(
+        runtime.get_engine(settings),
+        outbox_id,
+        smtp_url=settings.smtp_url.get_secret_value() or None,
+        outbox_dir=settings.effective_outbox_dir,
+        now=_now(),
+    )
+
+
+@shared_task(name="newswatch.deliver_outbox", ignore_result=True)
+def deliver_outbox() -> dict[str, int]:
+    from alerts.delivery import deliver_pending
+
+    settings = get_settings()
+    report = deliver_pending(
+        runtime.get_engine(settings),
+        smtp_url=settings.smtp_url.get_secret_value() or None,
+        outbox_dir=settings.effective_outbox_dir,
+        now=_now(),
+    )
+    return report.as_dict() if hasattr(report, "as_dict") else {}
+
+
+@shared_task(name="newswatch.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Proves beat schedules and a worker consumes: status and health read this row."""
+    from storage.health import record_heartbeat
+
+    record_heartbeat(runtime.get_engine(), name="beat", now=_now())
+
+
+def poll_config() -> Any:
+    from workers.polling import PollConfig
+
+    s = get_settings()
+    return PollConfig(
+        floor=s.poll_floor_seconds,
+        ceiling=s.poll_ceiling_seconds,
+        disable_after_days=s.disable_after_days,
+        max_entries=s.max_entries_per_poll,
+    )
+
+
+def current_watches() -> list[Any]:
+    from alerts.watches import load_watches
+
+    path = get_settings().effective_watches_file
+    return load_watches(path) if path.exists() else []
+
+
+def _metrics() -> Any:
+    from workers import metrics
+
+    return metrics
