@@ -24,7 +24,7 @@ class DetectorConfig:
     exclude_recent_days: int = 1
     windows: tuple[int, ...] = (1, 3, 6, 12, 24)
     # Per-test upper-tail probability at sensitivity 1; each step runs len(windows) tests.
-    alpha: float = 2e-6
+    alpha: float = 5e-5
     min_extra: float = 3.0
     min_outlets: int = 2
     min_history_days: float = 3.0
@@ -34,7 +34,7 @@ class DetectorConfig:
     # Lifecycle.
     quiet_intervals: int = 6
     resolve_alpha: float = 0.02
-    cooldown_intervals: int = 12
+    cooldown_intervals: int = 24
     escalation_factor: float = 2.0
     max_escalations: int = 1
     max_excluded_per_burst: int = 72
@@ -365,8 +365,9 @@ class Detector:
             st["cool_left"] -= 1
             if st["cool_left"] <= 0:
                 phase = st["phase"] = "quiet"
-            elif sig:
-                self._exclude(st, max(x.window for x in sig))
+            else:
+                if sig:
+                    self._exclude(st, max(x.window for x in sig))
                 return None
         if phase == "quiet":
             cusum_hit = cusum >= cfg.cusum_threshold and self._cusum_ok(tests)
@@ -413,7 +414,7 @@ class Detector:
         """Still part of the burst: the recent few intervals are above usual at a relaxed level."""
         cfg = self.config
         for t in tests:
-            if t.window in (1, 3) or t.window == min(cfg.windows):
+            if t.window <= 6 or t.window == min(cfg.windows):
                 if t.p_value < cfg.resolve_alpha and t.extra >= 1.0:
                     return True
         return False

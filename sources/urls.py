@@ -118,7 +118,9 @@ def canonical_url(url: str) -> str:
     host = _strip_host(parts.hostname.lower().rstrip("."))
     port = parts.port if parts.port not in (None, 80, 443) else None
     netloc = f"{host}:{port}" if port else host
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     query.sort()
     # https is the canonical scheme: news sites serve the same page on both.
     return urlunsplit(("https", netloc, _strip_amp_path(parts.path or "/"), urlencode(query), ""))

@@ -1,0 +1,497 @@
+"""Evaluation of the spike detector: false alerts, recall, delay and burst hygiene on backgrounds.
+
+Run: .venv/bin/python bench/alerts.py [--quick] [--seed N]
+Prints a Markdown table and writes bench/results/alerts.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from alerts.detect import Detector, DetectorConfig, Interval, new_state  # noqa: E402
+
+CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS_DIR", REPO_ROOT / ".." / "shared" / "corpus"))
+RESULTS = REPO_ROOT / "bench" / "results" / "alerts.json"
+
+HOUR = 3600
+WARMUP_DAYS = 30  # baseline (28) + excluded last day + today
+START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
+
+SHAPES = ("step", "decay", "ramp")
+MULTS = (2, 3, 5, 10)
+DURATIONS = (1, 3, 6, 12, 24)
+
+
+@dataclass
+class Series:
+    """A background: mentions and articles per hour, the mean mention level, and bad zones."""
+
+    name: str
+    group: str
+    rate: float  # mentions a day
+    mentions: np.ndarray
+    articles: np.ndarray
+    mean: np.ndarray  # expected mentions per interval (for sizing injected bursts)
+    start: datetime
+    labelled: list[tuple[int, int]]  # index ranges of known real events (NAB)
+
+
+# -- backgrounds ----------------------------------------------------------------------------
+
+
+def _seasonality(n: int, start: datetime) -> np.ndarray:
+    hours = np.array([(start + timedelta(hours=i)).hour for i in range(n)])
+    wdays = np.array([(start + timedelta(hours=i)).weekday() for i in range(n)])
+    hour = 1.0 + 0.75 * np.sin((hours - 9) / 24 * 2 * math.pi)  # busy afternoons, quiet nights
+    week = np.where(wdays >= 5, 0.55, 1.0)
+    prof = hour * week
+    return prof / prof.mean()
+
+
+def synthetic(
+    rng: np.random.Generator, rate: float, days: int, level: bool, name: str, size: float = 4.0
+) -> Series:
+    n = days * 24
+    prof = _seasonality(n, START)
+    articles_mean = 2400 / 24 * prof
+    articles = rng.poisson(articles_mean)
+    share = rate / 2400
+    daily = np.ones(days)
+    if level:
+        sigma = 0.3
+        daily = rng.lognormal(-sigma * sigma / 2, sigma, size=days)
+    lvl = np.repeat(daily, 24)
+    mean = share * articles * lvl
+    # Negative binomial per interval (gamma-mixed Poisson with shape `size`).
+    lam = rng.gamma(size, mean / size)
+    mentions = rng.poisson(lam)
+    articles = articles + mentions
+    return Series(
+        name, "synthetic", rate, mentions, articles, share * articles_mean * lvl, START, []
+    )
+
+
+def _nab_hourly() -> tuple[dict[str, np.ndarray], datetime, dict[str, list[tuple[datetime, datetime]]]]:
+    folder = CORPUS / "nab" / "data" / "realTweets"
+    files = sorted(folder.glob("*.csv"))
+    if not files:
+        raise SystemExit(f"NAB series not found under {folder}")
+    raw: dict[str, dict[int, int]] = {}
+    t_min = None
+    t_max = None
+    for f in files:
+        bins: dict[int, int] = defaultdict(int)
+        with f.open() as fh:
+            for row in csv.DictReader(fh):
+                ts = datetime.strptime(row["timestamp"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+                h = int(ts.timestamp()) // HOUR
+                bins[h] += int(float(row["value"]))
+        raw[f.stem] = bins
+        lo, hi = min(bins), max(bins)
+        t_min = lo if t_min is None else min(t_min, lo)
+        t_max = hi if t_max is None else max(t_max, hi)
+    assert t_min is not None and t_max is not None
+    # Drop the partial first and last hours.
+    t_min += 1
+    n = t_max - t_min
+    out = {k: np.array([v.get(t_min + i, 0) for i in range(n)]) for k, v in raw.items()}
+    start = datetime.fromtimestamp(t_min * HOUR, UTC)
+    labels: dict[str, list[tuple[datetime, datetime]]] = {}
+    lab_path = CORPUS / "nab" / "labels" / "combined_windows.json"
+    if lab_path.exists():
+        for key, wins in json.loads(lab_path.read_text()).items():
+            if "realTweets" in key:
+                stem = Path(key).stem
+                labels[stem] = [
+                    (
+                        datetime.fromisoformat(a.split(".")[0]).replace(tzinfo=UTC),
+                        datetime.fromisoformat(b.split(".")[0]).replace(tzinfo=UTC),
+                    )
+                    for a, b in wins
+                ]
+    return out, start, labels
+
+
+def nab_backgrounds(rng: np.random.Generator, rates: tuple[float, ...], seeds: int) -> list[Series]:
+    series, start, labels = _nab_hourly()
+    total = sum(series.values())
+    out = []
+    for name, counts in series.items():
+        for rate in rates:
+            for s in range(seeds):
+                q = min(1.0, rate / (counts.sum() / (len(counts) / 24)))
+                mentions = rng.binomial(counts, q)
+                others = total - counts
+                qa = min(1.0, 2400 / (others.sum() / (len(others) / 24)))
+                articles = rng.binomial(others, qa) + mentions
+                mean = np.convolve(counts * q, np.ones(24) / 24, mode="same")
+                lab = []
+                for a, b in labels.get(name, []):
+                    ia = int((a - start).total_seconds() // HOUR) - 12
+                    ib = int((b - start).total_seconds() // HOUR) + 12
+                    lab.append((ia, ib))
+                out.append(
+                    Series(f"{name}@{rate:g}#{s}", f"nab {rate:g}/day", rate, mentions, articles, mean, start, lab)
+                )
+    return out
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def _intervals(series: Series) -> list[datetime]:
+    return [series.start + timedelta(hours=i) for i in range(len(series.mentions))]
+
+
+def run_clean(det: Detector, series: Series, starts: list[int], post: int, bursts: list[dict]) -> dict:
+    """Replay the clean series; at each trial start, fork the state and replay with a burst."""
+    times = _intervals(series)
+    st = new_state()
+    fired: list[int] = []
+    escal = 0
+    by_start: dict[int, list[dict]] = defaultdict(list)
+    for b in bursts:
+        by_start[b["start"]].append(b)
+    m = series.mentions.tolist()
+    a = series.articles.tolist()
+    for i in range(len(m)):
+        if i in by_start:
+            for b in by_start[i]:
+                _run_trial(det, st, series, times, m, a, b, post)
+        note = det.advance(st, Interval(times[i], m[i], a[i]))
+        if note and note["kind"] == "fired":
+            fired.append(i)
+        elif note and note["kind"] == "escalated":
+            escal += 1
+    return {"fired": fired, "escalated": escal}
+
+
+def _copy(st: dict) -> dict:
+    out = dict(st)
+    for key in ("m", "a", "x"):
+        out[key] = list(st[key])
+    out["o"] = list(st["o"])
+    out["base"] = dict(st["base"]) if st["base"] else None
+    return out
+
+
+def burst_profile(shape: str, mult: float, dur: int) -> np.ndarray:
+    t = np.arange(dur, dtype=float)
+    if shape == "step" or dur == 1:
+        w = np.ones(dur)
+    elif shape == "decay":
+        w = np.exp(-t / max(1.0, dur / 3))
+    else:  # ramp
+        w = t + 1
+    # Normalised so the mean multiplier over the burst equals `mult` (same total extra volume).
+    return 1.0 + (mult - 1.0) * dur * w / w.sum()
+
+
+def _run_trial(det, st, series, times, m, a, b, post) -> None:
+    s, dur = b["start"], b["dur"]
+    prof = burst_profile(b["shape"], b["mult"], dur)
+    rng = b["rng"]
+    trial = _copy(st)
+    end = min(len(m), s + dur + post)
+    fires: list[int] = []
+    escal = 0
+    resolved = None
+    for i in range(s, end):
+        mi, ai = m[i], a[i]
+        if i < s + dur:
+            extra = int(rng.poisson((prof[i - s] - 1.0) * series.mean[i]))
+            mi += extra
+            ai += extra
+        note = det.advance(trial, Interval(times[i], mi, ai))
+        if note is None:
+            continue
+        if note["kind"] == "fired":
+            fires.append(i)
+        elif note["kind"] == "escalated":
+            escal += 1
+        elif note["kind"] == "resolved" and resolved is None:
+            resolved = i
+    first = [f for f in fires if s <= f <= s + dur + 1]
+    b["detected"] = bool(first)
+    b["delay"] = (first[0] - s) if first else None
+    b["fires"] = len([f for f in fires if f >= s])
+    b["escalations"] = escal
+    b["already_firing"] = trial["phase"] != "quiet" and not fires and st["phase"] != "quiet"
+    del b["rng"]
+
+
+def plan_bursts(rng: np.random.Generator, series: Series, per_cell: int, post: int) -> list[dict]:
+    n = len(series.mentions)
+    lo = WARMUP_DAYS * 24
+    bursts = []
+    for shape in SHAPES:
+        for mult in MULTS:
+            for dur in DURATIONS:
+                for _ in range(per_cell):
+                    for _try in range(50):
+                        s = int(rng.integers(lo, n - dur - post))
+                        if not any(a - dur - 48 <= s <= b for a, b in series.labelled):
+                            break
+                    bursts.append(
+                        {
+                            "start": s,
+                            "shape": shape,
+                            "mult": mult,
+                            "dur": dur,
+                            "rng": np.random.default_rng(rng.integers(1 << 31)),
+                        }
+                    )
+    return bursts
+
+
+def false_alerts(series: Series, fired: list[int]) -> tuple[int, int]:
+    lo = WARMUP_DAYS * 24
+    all_f = [f for f in fired if f >= lo]
+    clean = [f for f in all_f if not any(a <= f <= b for a, b in series.labelled)]
+    return len(all_f), len(clean)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    rng = np.random.default_rng(args.seed)
+    cfg = DetectorConfig()
+    det = Detector(cfg)
+    backgrounds: list[tuple[str, list[Series]]] = []
+    eval_days = args.weeks * 7
+    for rate in (5, 20, 50):
+        for level in (False, True):
+            group = f"synthetic {rate}/day" + (" + daily level" if level else "")
+            backgrounds.append(
+                (
+                    group,
+                    [
+                        synthetic(rng, rate, WARMUP_DAYS + eval_days, level, f"{group}#{k}")
+                        for k in range(args.series)
+                    ],
+                )
+            )
+    nab = nab_backgrounds(rng, (5, 20, 50), args.nab_seeds)
+    for rate in (5, 20, 50):
+        backgrounds.append((f"nab {rate}/day", [s for s in nab if s.rate == rate]))
+
+    post = 48
+    rows = []
+    all_bursts = []
+    t0 = time.perf_counter()
+    for group, series_list in backgrounds:
+        fa_all = fa_clean = 0
+        weeks = 0.0
+        bursts_g = []
+        for k, series in enumerate(series_list):
+            per_cell = args.per_cell if k < args.burst_series else 0
+            bursts = plan_bursts(rng, series, per_cell, post) if per_cell else []
+            res = run_clean(det, series, sorted({b["start"] for b in bursts}) if bursts else [], post, bursts)
+            fa, fc = false_alerts(series, res["fired"])
+            fa_all += fa
+            fa_clean += fc
+            lab_hours = sum(max(0, min(b, len(series.mentions)) - max(a, WARMUP_DAYS * 24)) for a, b in series.labelled)
+            weeks += (len(series.mentions) - WARMUP_DAYS * 24 - lab_hours) / 168
+            for b in bursts:
+                b["group"] = group
+                b["rate"] = series.rate
+            bursts_g.extend(bursts)
+        all_bursts.extend(bursts_g)
+        rows.append(
+            {
+                "background": group,
+                "keyword_weeks": round(weeks, 1),
+                "false_alerts": fa_clean,
+                "false_alerts_incl_labelled": fa_all,
+                "false_per_week": round(fa_clean / weeks, 4) if weeks else None,
+                "bursts": len(bursts_g),
+            }
+        )
+        print(f"  {group}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return {"config": cfg.to_dict(), "backgrounds": rows, "bursts": all_bursts}
+
+
+def _recall(bursts: list[dict], **cond) -> tuple[float | None, int]:
+    sel = [
+        b
+        for b in bursts
+        if all(
+            (b[k] in v) if isinstance(v, (tuple, list, set)) else (v(b[k]) if callable(v) else b[k] == v)
+            for k, v in cond.items()
+        )
+    ]
+    if not sel:
+        return None, 0
+    return sum(b["detected"] for b in sel) / len(sel), len(sel)
+
+
+def summarise(result: dict) -> dict:
+    bursts = result["bursts"]
+    targets = []
+
+    def add(name: str, value: float | None, n: int, goal: str, ok: bool) -> None:
+        targets.append({"target": name, "value": value, "n": n, "goal": goal, "met": ok})
+
+    worst = max(r["false_per_week"] for r in result["backgrounds"])
+    add("false alerts per keyword-week (worst background)", worst, 0, "<= 0.05", worst <= 0.05)
+    r, n = _recall(bursts, mult=5, dur=6, rate=lambda x: x >= 20)
+    add("recall 5x over 6 h at >= 20/day", r, n, ">= 0.9", r is not None and r >= 0.9)
+    r, n = _recall(bursts, mult=3, dur=24)
+    add("recall 3x over 24 h (all backgrounds)", r, n, ">= 0.95", r is not None and r >= 0.95)
+    r, n = _recall(bursts, mult=3, dur=6)
+    add("recall 3x over 6 h (all backgrounds)", r, n, ">= 0.6", r is not None and r >= 0.6)
+    delays = [b["delay"] for b in bursts if b["detected"] and b["mult"] >= 5 and b["rate"] >= 20]
+    med = float(np.median(delays)) if delays else None
+    p90 = float(np.percentile(delays, 90)) if delays else None
+    add("median delay, >= 5x, >= 20/day (intervals)", med, len(delays), "<= 1", med is not None and med <= 1)
+    add("p90 delay, >= 5x, >= 20/day (intervals)", p90, len(delays), "<= 3", p90 is not None and p90 <= 3)
+    delays_all = [b["delay"] for b in bursts if b["detected"] and b["mult"] >= 5]
+    med_a = float(np.median(delays_all)) if delays_all else None
+    p90_a = float(np.percentile(delays_all, 90)) if delays_all else None
+    add("median delay, >= 5x, all backgrounds (intervals)", med_a, len(delays_all), "<= 1", med_a is not None and med_a <= 1)
+    add("p90 delay, >= 5x, all backgrounds (intervals)", p90_a, len(delays_all), "<= 3", p90_a is not None and p90_a <= 3)
+    det = [b for b in bursts if b["detected"]]
+    multi = sum(1 for b in det if b["fires"] > 1)
+    over_esc = sum(1 for b in det if b["escalations"] > 1)
+    frac = (multi + over_esc) / len(det) if det else 0.0
+    add("bursts with >1 fired or >1 escalation", round(frac, 4), len(det), "0", multi + over_esc == 0)
+    return {"targets": targets}
+
+
+def recall_table(bursts: list[dict]) -> list[dict]:
+    rows = []
+    groups = sorted({b["group"] for b in bursts}, key=lambda g: [b["group"] for b in bursts].index(g))
+    for g in groups:
+        for mult in MULTS:
+            row = {"background": g, "mult": mult}
+            for dur in DURATIONS:
+                r, _n = _recall(bursts, group=g, mult=mult, dur=dur)
+                row[f"{dur}h"] = r
+            rows.append(row)
+    return rows
+
+
+def markdown(result: dict, summary: dict, timing: dict) -> str:
+    out = ["## Spike detector evaluation (interval 1 h)", ""]
+    out.append("| background | keyword-weeks | false alerts | per week | (incl. labelled NAB events) |")
+    out.append("|---|---:|---:|---:|---:|")
+    for r in result["backgrounds"]:
+        out.append(
+            f"| {r['background']} | {r['keyword_weeks']} | {r['false_alerts']} | "
+            f"{r['false_per_week']:.3f} | {r['false_alerts_incl_labelled']} |"
+        )
+    out += ["", "Recall by background, multiplier and burst length (all shapes pooled):", ""]
+    out.append("| background | mult | " + " | ".join(f"{d} h" for d in DURATIONS) + " |")
+    out.append("|---|---:|" + "---:|" * len(DURATIONS))
+    for r in recall_table(result["bursts"]):
+        cells = " | ".join("-" if r[f"{d}h"] is None else f"{r[f'{d}h']:.2f}" for d in DURATIONS)
+        out.append(f"| {r['background']} | {r['mult']}× | {cells} |")
+    out += ["", "Recall by shape (all backgrounds):", ""]
+    out.append("| shape | mult | " + " | ".join(f"{d} h" for d in DURATIONS) + " |")
+    out.append("|---|---:|" + "---:|" * len(DURATIONS))
+    for shape in SHAPES:
+        for mult in MULTS:
+            cells = []
+            for d in DURATIONS:
+                r, _ = _recall(result["bursts"], shape=shape, mult=mult, dur=d)
+                cells.append("-" if r is None else f"{r:.2f}")
+            out.append(f"| {shape} | {mult}× | " + " | ".join(cells) + " |")
+    out += ["", "| target | value | n | goal | met |", "|---|---:|---:|---|---|"]
+    for t in summary["targets"]:
+        v = "-" if t["value"] is None else (f"{t['value']:.3f}" if isinstance(t["value"], float) else t["value"])
+        out.append(f"| {t['target']} | {v} | {t['n']} | {t['goal']} | {'yes' if t['met'] else 'NO'} |")
+    out += [
+        "",
+        "Delay = intervals between the close of the burst's first interval and the alert "
+        "(0 = alerted at the end of the first burst hour).",
+        "",
+        f"Evaluating 1,000 watches for one interval (JSON state load + step + dump): "
+        f"{timing['watches_1000_s'] * 1000:.0f} ms "
+        f"({timing['per_watch_us']:.0f} µs a watch; baseline json round trip alone "
+        f"{timing['json_only_s'] * 1000:.0f} ms, ratio {timing['ratio_to_json']:.1f}×).",
+    ]
+    return "\n".join(out)
+
+
+def time_watches(n: int = 1000) -> dict:
+    """Time stepping n watches with a full 30-day history, state kept as JSON like the live system."""
+    rng = np.random.default_rng(7)
+    det = Detector(DetectorConfig())
+    series = synthetic(rng, 20, WARMUP_DAYS + 1, False, "timing")
+    st = new_state()
+    times = _intervals(series)
+    for i in range(len(times) - 1):
+        det.advance(st, Interval(times[i], int(series.mentions[i]), int(series.articles[i])))
+    blob = json.dumps(st)
+    blobs = [blob] * n
+    last = Interval(times[-1], int(series.mentions[-1]), int(series.articles[-1]))
+    t = time.perf_counter()
+    for b in blobs:
+        json.dumps(json.loads(b))
+    json_only = time.perf_counter() - t
+    t = time.perf_counter()
+    for b in blobs:
+        s2 = json.loads(b)
+        det.advance(s2, last)
+        json.dumps(s2)
+    total = time.perf_counter() - t
+    return {
+        "watches": n,
+        "watches_1000_s": total * 1000 / n,
+        "per_watch_us": total / n * 1e6,
+        "json_only_s": json_only * 1000 / n,
+        "ratio_to_json": total / json_only if json_only else float("nan"),
+        "state_bytes": len(blob),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--series", type=int, default=12, help="series per synthetic background")
+    ap.add_argument("--weeks", type=int, default=10, help="evaluated weeks per synthetic series")
+    ap.add_argument("--burst-series", type=int, default=2, help="series per background with bursts")
+    ap.add_argument("--per-cell", type=int, default=10, help="bursts per shape×mult×length per series")
+    ap.add_argument("--nab-seeds", type=int, default=2, help="independent thinnings of each NAB series")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    if args.quick:
+        args.series, args.weeks, args.per_cell, args.nab_seeds, args.burst_series = 4, 6, 4, 1, 1
+    t0 = time.perf_counter()
+    result = evaluate(args)
+    timing = time_watches()
+    summary = summarise(result)
+    md = markdown(result, summary, timing)
+    print(md)
+    elapsed = time.perf_counter() - t0
+    print(f"\n(run took {elapsed:.0f} s; command: .venv/bin/python bench/alerts.py)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "command": "python bench/alerts.py" + (" --quick" if args.quick else ""),
+        "seed": args.seed,
+        "config": result["config"],
+        "backgrounds": result["backgrounds"],
+        "recall": recall_table(result["bursts"]),
+        "targets": summary["targets"],
+        "timing": timing,
+        "elapsed_s": round(elapsed, 1),
+    }
+    args.out.write_text(json.dumps(payload, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Per-host politeness: at most N concurrent requests and a minimum spacing between request starts."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+
+class HostLimiter(Protocol):
+    """Something that hands out a request slot for a host; the slot is held for the whole request."""
+
+    def slot(self, host: str) -> AbstractContextManager[None]: ...
+
+
+class _HostState:
+    __slots__ = ("active", "next_start")
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.next_start = 0.0
+
+
+class LocalHostLimiter:
+    """In-process limiter (threads of one worker): the embedded default and tests."""
+
+    def __init__(self, *, concurrency: int = 2, spacing: float = 1.0) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if spacing < 0:
+            raise ValueError("spacing must be >= 0")
+        self.concurrency = concurrency
+        self.spacing = spacing
+        self._cond = threading.Condition()
+        self._hosts: dict[str, _HostState] = {}
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        key = host.lower()
+        with self._cond:
+            while True:
+                # Re-read each round: an idle host's state may have been dropped meanwhile.
+                state = self._hosts.setdefault(key, _HostState())
+                now = time.monotonic()
+                if state.active < self.concurrency and now >= state.next_start:
+                    break
+                wait = None if state.active >= self.concurrency else state.next_start - now
+                self._cond.wait(wait)
+            state.active += 1
+            state.next_start = now + self.spacing
+        try:
+            yield
+        finally:
+            with self._cond:
+                state.active -= 1
+                if state.active == 0 and time.monotonic() >= state.next_start:
+                    # Forget idle hosts so thousands of outlets don't grow the map forever.
+                    self._hosts.pop(key, None)
+                self._cond.notify_all()
+
+
+# One atomic step on the Redis server: drop expired leases, then take a lease if both the
+# concurrency and the spacing allow it. Returns 0 when granted, else milliseconds to wait.
+# Redis's own clock is used so workers with skewed clocks still agree.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[1])
+local concurrency = tonumber(ARGV[2])
+local spacing = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= concurrency then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local wait = tonumber(first[2]) - now
+  if wait < 1 then wait = 1 end
+  return -wait
+end
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < nxt then
+  return -(nxt - now)
+end
+redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], lease * 2)
+if spacing > 0 then
+  redis.call('SET', KEYS[2], now + spacing, 'PX', spacing + 1000)
+end
+return 0
+"""
+
+
+class RedisHostLimiter:
+    """Limiter shared by every worker through Redis; leases expire so a crashed worker frees its slot."""
+
+    def __init__(
+        self,
+        redis_client: Any,
+        *,
+        concurrency: int,
+        spacing: float,
+        lease: float = 120.0,
+        prefix: str = "newswatch:host",
+        poll_interval: float = 0.05,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._redis = redis_client
+        self.concurrency = concurrency
+        self.spacing = spacing
+        self._lease_ms = max(1000, int(lease * 1000))
+        self._spacing_ms = int(round(spacing * 1000))
+        self._prefix = prefix
+        self._poll = poll_interval
+        self._acquire = redis_client.register_script(_ACQUIRE)
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        key = host.lower()
+        holders, spacing_key = f"{self._prefix}:{key}:slots", f"{self._prefix}:{key}:next"
+        token = uuid.uuid4().hex
+        while True:
+            res = int(
+                self._acquire(
+                    keys=[holders, spacing_key],
+                    args=[self._lease_ms, self.concurrency, self._spacing_ms, token],
+                )
+            )
+            if res == 0:
+                break
+            # Sleep what the server says, but re-check often enough to grab a freed slot quickly.
+            time.sleep(min(-res / 1000, self._poll))
+        try:
+            yield
+        finally:
+            self._redis.zrem(holders, token)

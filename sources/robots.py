@@ -1,0 +1,64 @@
+"""robots.txt rules per host, cached, with RFC 9309's answers for missing or unreachable files."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.robotparser import RobotFileParser
+
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
+FRESH_SECONDS = 24 * 3600
+UNREACHABLE_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """What one host's robots.txt said: allow all, disallow all, or the parsed rules."""
+
+    parser: RobotFileParser | None
+    allow_all: bool
+    fetched_at: float
+    ttl: float
+
+    def allows(self, agent: str, url: str) -> bool:
+        if self.parser is None:
+            return self.allow_all
+        return self.parser.can_fetch(agent, url)
+
+
+def rules_from_response(status: int | None, body: bytes, *, now: float) -> RobotsRules:
+    """Turn a robots.txt answer into rules (status None = network error)."""
+    if status is not None and 200 <= status < 300:
+        parser = RobotFileParser()
+        parser.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace").splitlines())
+        return RobotsRules(parser, True, now, FRESH_SECONDS)
+    if status is not None and 400 <= status < 500:
+        # "Unavailable": the site has no rules for us, so everything is allowed.
+        return RobotsRules(None, True, now, FRESH_SECONDS)
+    # "Unreachable" (5xx, network trouble): assume a complete disallow, but only briefly.
+    return RobotsRules(None, False, now, UNREACHABLE_SECONDS)
+
+
+class RobotsCache:
+    """Per-origin cache of robots.txt rules; `fetch(origin)` returns (status or None, body)."""
+
+    def __init__(self, fetch: Callable[[str], tuple[int | None, bytes]], *, agent: str) -> None:
+        self._fetch = fetch
+        self._agent = agent
+        self._lock = threading.Lock()
+        self._rules: dict[str, RobotsRules] = {}
+
+    def allows(self, origin: str, url: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            rules = self._rules.get(origin)
+        if rules is None or now - rules.fetched_at > rules.ttl:
+            status, body = self._fetch(origin.rstrip("/") + "/robots.txt")
+            rules = rules_from_response(status, body, now=now)
+            with self._lock:
+                if len(self._rules) > 10_000:
+                    self._rules.clear()
+                self._rules[origin] = rules
+        return rules.allows(self._agent, url)

@@ -1,0 +1,508 @@
+"""Deduplication in the database: URL, version, exact and near copies, and stories of articles."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, delete, or_, text, update
+from sqlmodel import Session, select
+
+from storage import minhash as mh
+from storage.db import insert_ignore
+from storage.models import Article, ArticleVersion, LshBucket, MinHashSignature, Story
+
+DEFAULT_THRESHOLD = 0.8
+# A syndication notice plus this much shared text is enough to call it a copy.
+SYNDICATED_THRESHOLD = 0.5
+STORY_THRESHOLD = 0.2
+STORY_WINDOW_DAYS = 2  # a story collects coverage published within this many days either side
+STORY_BAND_OFFSET = 1000  # story bands share the lsh_buckets table with the body bands
+MAX_CANDIDATES = 200
+# One cluster-wide lock serialises the few milliseconds of dedup per article on PostgreSQL,
+# so every article sees all committed ones and copy links never race into cycles.
+# SQLite gets the same order from BEGIN IMMEDIATE.
+DEDUP_LOCK_KEY = 0x6E657773_64647570 & 0x7FFFFFFFFFFFFFFF
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    """What dedup decided for one article."""
+
+    kind: str  # new | version | unchanged | exact | near | url
+    copy_of_id: int | None = None
+    similarity: float | None = None
+    story_id: int | None = None
+    version: int = 1
+    relinked: tuple[int, ...] = field(default=())  # articles re-pointed to this one as original
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def normalize_body(text: str) -> str:
+    """Body text reduced to case-folded words separated by single spaces (the exact-copy key)."""
+    return " ".join(mh.words(text))
+
+
+def body_hash(text: str) -> str:
+    return hashlib.sha256(normalize_body(text).encode("utf-8")).hexdigest()
+
+
+def _norm_name(name: str) -> str:
+    return _NON_ALNUM.sub("", name.casefold())
+
+
+def outlet_named(
+    outlet_id: str, names: Sequence[str], aliases: Mapping[str, Sequence[str]] | None = None
+) -> bool:
+    """True when one of the syndication names designates this outlet (id or alias)."""
+    own = {_norm_name(outlet_id)} | {_norm_name(a) for a in (aliases or {}).get(outlet_id, ())}
+    own.discard("")
+    for name in names:
+        n = _norm_name(name)
+        if not n:
+            continue
+        for o in own:
+            if n == o or (len(o) >= 3 and n.startswith(o)) or (len(n) >= 3 and o.startswith(n)):
+                return True
+    return False
+
+
+def _day(when: datetime) -> int:
+    return int((when - _EPOCH).total_seconds() // 86400)
+
+
+def story_keys(sig: np.ndarray, day: int) -> list[tuple[int, int]]:
+    """(band, bucket) rows of the story index for one day."""
+    salt = day.to_bytes(4, "little", signed=True)
+    keys = mh.band_keys(sig, bands=mh.LEAD_BANDS, rows=mh.LEAD_ROWS, salt=salt)
+    return [(STORY_BAND_OFFSET + i, k) for i, k in enumerate(keys)]
+
+
+def body_keys(sig: np.ndarray) -> list[tuple[int, int]]:
+    return list(enumerate(mh.band_keys(sig)))
+
+
+def _order_key(a: Article) -> tuple[datetime, int]:
+    return (a.first_seen_at, a.id or 0)
+
+
+# ---------------------------------------------------------------- index I/O
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEDUP_LOCK_KEY})
+
+
+def _lookup(session: Session, keys: Sequence[tuple[int, int]], *, exclude: int) -> list[int]:
+    if not keys:
+        return []
+    cond = or_(*[and_(LshBucket.band == b, LshBucket.bucket == k) for b, k in keys])
+    rows = session.execute(
+        select(LshBucket.article_id)
+        .where(cond, LshBucket.article_id != exclude)
+        .distinct()
+        .order_by(LshBucket.article_id.desc())  # type: ignore[attr-defined]
+        .limit(MAX_CANDIDATES)
+    ).all()
+    return [r[0] for r in rows]
+
+
+def _insert_keys(session: Session, article_id: int, keys: Sequence[tuple[int, int]]) -> None:
+    if keys:
+        rows = [{"band": b, "bucket": k, "article_id": article_id} for b, k in keys]
+        session.execute(insert_ignore(session, LshBucket, rows))
+
+
+def index_lookup(
+    session: Session, sig: np.ndarray, *, exclude: int = 0, threshold: float = DEFAULT_THRESHOLD
+) -> list[tuple[int, float]]:
+    """Indexed articles whose signature's estimated Jaccard with sig is >= threshold, best first."""
+    ids = _lookup(session, body_keys(sig), exclude=exclude)
+    if not ids:
+        return []
+    rows = session.execute(
+        select(MinHashSignature.article_id, MinHashSignature.signature).where(
+            MinHashSignature.article_id.in_(ids)  # type: ignore[attr-defined]
+        )
+    ).all()
+    scored = [(aid, mh.estimated_jaccard(sig, mh.from_bytes(blob))) for aid, blob in rows]
+    return sorted(((a, s) for a, s in scored if s >= threshold), key=lambda x: (-x[1], x[0]))
+
+
+def index_insert(session: Session, article_id: int, sig: np.ndarray) -> None:
+    """Add an article's body signature and its band buckets (idempotent)."""
+    session.execute(
+        insert_ignore(
+            session,
+            MinHashSignature,
+            {"article_id": article_id, "signature": mh.to_bytes(sig)},
+            conflict=["article_id"],
+        )
+    )
+    _insert_keys(session, article_id, body_keys(sig))
+
+
+def index_remove(session: Session, article_id: int) -> None:
+    session.execute(
+        delete(LshBucket).where(
+            LshBucket.article_id == article_id,  # type: ignore[arg-type]
+            LshBucket.band < STORY_BAND_OFFSET,  # type: ignore[arg-type]
+        )
+    )
+    session.execute(delete(MinHashSignature).where(MinHashSignature.article_id == article_id))  # type: ignore[arg-type]
+
+
+def _story_time(a: Article, now: datetime) -> datetime:
+    return a.published or a.first_seen_at or now
+
+
+def rebuild_index(session: Session, *, batch: int = 500) -> int:
+    """Recreate both LSH indexes from stored bodies (after loss or a parameter change)."""
+    session.execute(delete(LshBucket))
+    session.execute(delete(MinHashSignature))
+    count, last = 0, 0
+    while True:
+        rows = session.exec(
+            select(Article)
+            .where(Article.id > last, Article.body_hash.is_not(None))  # type: ignore[union-attr,operator]
+            .order_by(Article.id)  # type: ignore[arg-type]
+            .limit(batch)
+        ).all()
+        if not rows:
+            return count
+        for a in rows:
+            assert a.id is not None
+            last = a.id
+            if a.copy_kind == "url" or not a.body:
+                continue
+            index_insert(session, a.id, mh.body_signature(a.body))
+            if a.copy_of_id is None:
+                lead = mh.lead_tokens(a.title, a.body)
+                if lead:
+                    keys = story_keys(
+                        mh.lead_signature(lead), _day(_story_time(a, a.first_seen_at))
+                    )
+                    _insert_keys(session, a.id, keys)
+            count += 1
+
+
+# ---------------------------------------------------------------- articles
+
+
+def ensure_article(
+    session: Session,
+    *,
+    url: str,
+    canonical: str,
+    url_key: str,
+    outlet_id: str,
+    now: datetime,
+    feed_id: int | None = None,
+    guid: str | None = None,
+    title: str | None = None,
+    published: datetime | None = None,
+) -> Article:
+    """The one article of a canonical URL, created if missing (INSERT … ON CONFLICT DO NOTHING).
+
+    `canonical`/`url_key` come from `sources.urls.canonical_url` / `url_hash` (storage imports
+    nothing of ours, so the caller computes them).
+    """
+    values: dict[str, Any] = {
+        "outlet_id": outlet_id,
+        "feed_id": feed_id,
+        "url": url,
+        "canonical_url": canonical,
+        "url_hash": url_key,
+        "guid": guid,
+        "status": "pending",
+        "attempts": 0,
+        "feed_title": title,
+        "authors": [],
+        "syndicated_from": [],
+        "image_credits": [],
+        "extra": {},
+        "version": 0,
+        "feed_published": published,
+        "first_seen_at": now,
+    }
+    session.execute(insert_ignore(session, Article, values, conflict=["url_hash"]))
+    return session.exec(select(Article).where(Article.url_hash == url_key)).one()
+
+
+def _root(session: Session, a: Article) -> Article:
+    if a.copy_of_id is None:
+        return a
+    root = session.get(Article, a.copy_of_id)
+    return root if root is not None else a
+
+
+def _join_story(session: Session, article: Article, story_id: int | None, now: datetime) -> int:
+    """Put the article in a story (a new one when None) and keep its first publisher right."""
+    story = session.get(Story, story_id) if story_id is not None else None
+    when = _story_time(article, now)
+    if story is None:
+        story = Story(
+            title=article.title,
+            first_article_id=article.id,
+            first_outlet_id=article.outlet_id,
+            first_published=when,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(story)
+        session.flush()
+    else:
+        first = story.first_published
+        if first is not None and first.tzinfo is None:  # SQLite hands back naive UTC
+            first = first.replace(tzinfo=UTC)
+        if first is None or when < first:
+            story.first_published = when
+            story.first_article_id = article.id
+            story.first_outlet_id = article.outlet_id
+        story.updated_at = now
+    article.story_id = story.id
+    assert story.id is not None
+    return story.id
+
+
+def _relink(
+    session: Session, old_root: Article, new_root: Article, kind: str, sim: float
+) -> list[int]:
+    """Make new_root the original of old_root's whole group (copies always point at a root)."""
+    assert old_root.id is not None and new_root.id is not None
+    moved = [
+        r[0]
+        for r in session.execute(select(Article.id).where(Article.copy_of_id == old_root.id)).all()
+    ]
+    if moved:
+        session.execute(
+            update(Article)
+            .where(Article.copy_of_id == old_root.id)  # type: ignore[arg-type]
+            .values(copy_of_id=new_root.id)
+            .execution_options(synchronize_session=False)
+        )
+    old_root.copy_of_id = new_root.id
+    old_root.copy_kind = kind
+    old_root.similarity = sim
+    return [old_root.id, *moved]
+
+
+def _story_candidates(
+    session: Session, article: Article, lead_sig: np.ndarray, when: datetime
+) -> list[Article]:
+    day = _day(when)
+    keys = [
+        k
+        for d in range(day - STORY_WINDOW_DAYS, day + STORY_WINDOW_DAYS + 1)
+        for k in story_keys(lead_sig, d)
+    ]
+    ids = _lookup(session, keys, exclude=article.id or 0)
+    if not ids:
+        return []
+    return list(session.exec(select(Article).where(Article.id.in_(ids))).all())  # type: ignore[union-attr]
+
+
+def apply_dedup(
+    session: Session,
+    *,
+    article: Article,
+    title: str | None,
+    body: str,
+    syndicated_from: Sequence[str],
+    page_canonical_url: str | None,
+    now: datetime,
+    threshold: float = DEFAULT_THRESHOLD,
+    canonicalize: Any = None,
+    outlet_aliases: Mapping[str, Sequence[str]] | None = None,
+) -> DedupResult:
+    """Decide and record what an article is: new, a new version, or a copy; and its story.
+
+    Call inside the transaction that stores the article, after cleaning and BEFORE assigning
+    title/body to the article: this function sets `title`, `body`, `body_hash`, `version`,
+    `copy_of_id`, `copy_kind`, `similarity` and `story_id`. `canonicalize` is
+    `sources.urls.canonical_url` (applied to `page_canonical_url`).
+    """
+    assert article.id is not None, "flush the article first"
+    _lock(session)
+    # Another worker may have finished this very article while we waited for the lock.
+    session.refresh(article)
+    new_hash = body_hash(body)
+
+    # (b) the page was seen before: a new version, or nothing new
+    if article.body_hash is not None:
+        same_title = title is None or title == article.title
+        if new_hash == article.body_hash and same_title:
+            return DedupResult(
+                "unchanged",
+                article.copy_of_id,
+                article.similarity,
+                article.story_id,
+                article.version,
+            )
+        session.execute(
+            insert_ignore(
+                session,
+                ArticleVersion,
+                {
+                    "article_id": article.id,
+                    "version": article.version,
+                    "title": article.title,
+                    "body": article.body,
+                    "body_hash": article.body_hash,
+                    "fetched_at": article.fetched_at or article.stored_at or now,
+                },
+                conflict=["article_id", "version"],
+            )
+        )
+        article.version += 1
+        if title is not None:
+            article.title = title
+        if new_hash != article.body_hash:
+            article.body = body
+            article.body_hash = new_hash
+            if article.copy_kind != "url":
+                index_remove(session, article.id)
+                if normalize_body(body):
+                    index_insert(session, article.id, mh.body_signature(body))
+        session.flush()
+        return DedupResult(
+            "version", article.copy_of_id, article.similarity, article.story_id, article.version
+        )
+
+    article.title = title
+    article.body = body
+    article.body_hash = new_hash
+    article.version = 1
+
+    # (a) the page says it lives at another stored URL: the same article twice
+    if page_canonical_url:
+        canon = canonicalize(page_canonical_url) if canonicalize else page_canonical_url.strip()
+        key = hashlib.sha256(canon.encode("utf-8")).hexdigest()
+        if key != article.url_hash:
+            other = session.exec(select(Article).where(Article.url_hash == key)).first()
+            if other is not None and other.id != article.id:
+                root = _root(session, other)
+                article.copy_of_id, article.copy_kind, article.similarity = root.id, "url", 1.0
+                story_id = root.story_id
+                if story_id is None and root.body_hash is not None:
+                    story_id = _join_story(session, root, None, now)
+                if story_id is not None:
+                    _join_story(session, article, story_id, now)
+                session.flush()
+                return DedupResult("url", root.id, 1.0, article.story_id, 1)
+
+    text_ok = bool(normalize_body(body))
+    sig = mh.body_signature(body) if text_ok else None
+    lead = mh.lead_tokens(title, body)
+    lead_sig = mh.lead_signature(lead) if lead else None
+    when = _story_time(article, now)
+
+    # (c) exact and (d) near copies; a syndication notice lowers the bar for its named outlet
+    match: Article | None = None
+    sim = 0.0
+    kind = "new"
+    if text_ok:
+        exact = session.exec(
+            select(Article)
+            .where(Article.body_hash == new_hash, Article.id != article.id)
+            .order_by(Article.first_seen_at, Article.id)  # type: ignore[arg-type]
+            .limit(1)
+        ).first()
+        if exact is not None:
+            match, sim, kind = exact, 1.0, "exact"
+    if match is None and sig is not None:
+        floor = min(threshold, SYNDICATED_THRESHOLD) if syndicated_from else threshold
+        for cand_id, s in index_lookup(session, sig, exclude=article.id, threshold=floor):
+            cand = session.get(Article, cand_id)
+            if cand is None:
+                continue
+            if s >= threshold or outlet_named(cand.outlet_id, syndicated_from, outlet_aliases):
+                match, sim, kind = cand, s, "near"
+                break
+    story_cands: list[Article] = []
+    if match is None and sig is not None and syndicated_from and lead_sig is not None:
+        # A cut-down syndicated copy may miss the body LSH; the story index still finds it.
+        story_cands = _story_candidates(session, article, lead_sig, when)
+        sigs = {
+            r[0]: mh.from_bytes(r[1])
+            for r in session.execute(
+                select(MinHashSignature.article_id, MinHashSignature.signature).where(
+                    MinHashSignature.article_id.in_([c.id for c in story_cands])  # type: ignore[attr-defined]
+                )
+            ).all()
+        }
+        for cand in sorted(story_cands, key=_order_key):
+            if cand.id in sigs and outlet_named(cand.outlet_id, syndicated_from, outlet_aliases):
+                s = mh.estimated_jaccard(sig, sigs[cand.id])
+                if s >= SYNDICATED_THRESHOLD:
+                    match, sim, kind = cand, s, "near"
+                    break
+
+    relinked: list[int] = []
+    copy_of: int | None = None
+    if match is not None:
+        root = _root(session, match)
+        if root.id == article.id:  # we were its original already (re-rooted earlier)
+            root = match
+        synd_to_root = outlet_named(root.outlet_id, syndicated_from, outlet_aliases)
+        root_synd_from_us = outlet_named(
+            article.outlet_id, root.syndicated_from or [], outlet_aliases
+        )
+        we_are_first = root_synd_from_us or (
+            not synd_to_root and _order_key(article) < _order_key(root)
+        )
+        if we_are_first:
+            sim_root = sim
+            if root.id != match.id:
+                root_sig = session.get(MinHashSignature, root.id)
+                if root_sig is not None and sig is not None:
+                    sim_root = mh.estimated_jaccard(sig, mh.from_bytes(root_sig.signature))
+            rkind = "syndicated" if root_synd_from_us else kind
+            relinked = _relink(session, root, article, rkind, sim_root)
+            _join_story(session, article, root.story_id, now)
+            kind, sim_out = "new", None
+        else:
+            copy_of = root.id
+            article.copy_of_id = root.id
+            article.copy_kind = "syndicated" if synd_to_root else kind
+            article.similarity = sim
+            sim_out = sim
+            story_id = root.story_id
+            if story_id is None:
+                story_id = _join_story(session, root, None, now)
+            _join_story(session, article, story_id, now)
+    else:
+        sim_out = None
+
+    if sig is not None:
+        index_insert(session, article.id, sig)
+
+    # (e) story of an original: the closest recent coverage, else a new story
+    if article.story_id is None:
+        best: tuple[float, int] | None = None
+        if lead_sig is not None:
+            cands = story_cands or _story_candidates(session, article, lead_sig, when)
+            for cand in cands:
+                if cand.story_id is None or not cand.body:
+                    continue
+                s = mh.jaccard(lead, mh.lead_tokens(cand.title, cand.body))
+                if s >= STORY_THRESHOLD and (
+                    best is None or (s, -cand.story_id) > (best[0], -best[1])
+                ):
+                    best = (s, cand.story_id)
+        _join_story(session, article, best[1] if best else None, now)
+    if article.copy_of_id is None and lead_sig is not None:
+        _insert_keys(session, article.id, story_keys(lead_sig, _day(when)))
+    session.flush()
+    return DedupResult(kind, copy_of, sim_out, article.story_id, article.version, tuple(relinked))
