@@ -31,6 +31,7 @@ class DetectorConfig:
     # Log-likelihood CUSUM for a rate ratio of cusum_ratio, on overdispersion-scaled increments.
     cusum_ratio: float = 2.0
     cusum_threshold: float = 14.0
+    cusum_gate_alpha: float = 1e-3
     # Lifecycle.
     quiet_intervals: int = 6
     resolve_alpha: float = 0.02
@@ -178,7 +179,9 @@ class Detector:
         outlets = interval.outlets
         if outlets is not None:
             outlets = tuple(sorted(set(outlets)))[:MAX_OUTLETS_PER_INTERVAL]
-        current = self._observe(st, t, max(0, interval.mentions), max(0, interval.articles), outlets)
+        current = self._observe(
+            st, t, max(0, interval.mentions), max(0, interval.articles), outlets
+        )
         return current or note
 
     # -- internals --------------------------------------------------------------------------
@@ -322,7 +325,15 @@ class Detector:
                     break
                 seen.update(lst)
             tests.append(
-                _Test(width, obs, exp, p, len(seen) if known else None, alpha, (var - exp) / exp**2 if exp > 0 else 0.0)
+                _Test(
+                    width,
+                    obs,
+                    exp,
+                    p,
+                    len(seen) if known else None,
+                    alpha,
+                    (var - exp) / exp**2 if exp > 0 else 0.0,
+                )
             )
         return tests
 
@@ -413,16 +424,21 @@ class Detector:
     def _elevated(self, tests: list[_Test]) -> bool:
         """Still part of the burst: the recent few intervals are above usual at a relaxed level."""
         cfg = self.config
-        for t in tests:
-            if t.window <= 6 or t.window == min(cfg.windows):
-                if t.p_value < cfg.resolve_alpha and t.extra >= 1.0:
-                    return True
-        return False
+        return any(
+            t.window <= 3 and t.p_value < cfg.resolve_alpha and t.extra >= 1.0 for t in tests
+        )
 
     def _cusum_ok(self, tests: list[_Test]) -> bool:
         cfg = self.config
         longest = max(tests, key=lambda x: x.window) if tests else None
-        return longest is not None and longest.extra >= cfg.effective_min_extra
+        # A persistent shared level also accumulates in a CUSUM; only a long window that is
+        # itself unusual lets the CUSUM speak.
+        return (
+            longest is not None
+            and longest.extra >= cfg.effective_min_extra
+            and longest.p_value < cfg.cusum_gate_alpha
+            and (longest.outlets is None or longest.outlets >= cfg.min_outlets)
+        )
 
     def _exclude(self, st: dict[str, Any], width: int) -> None:
         cfg = self.config
@@ -478,9 +494,7 @@ def _copy_state(st: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def replay(
-    intervals: list[Interval], config: DetectorConfig | None = None
-) -> list[dict[str, Any]]:
+def replay(intervals: list[Interval], config: DetectorConfig | None = None) -> list[dict[str, Any]]:
     """Run a whole series through a fresh detector; the notifications the live system sends."""
     det = Detector(config)
     st = new_state()

@@ -86,7 +86,9 @@ def synthetic(
     )
 
 
-def _nab_hourly() -> tuple[dict[str, np.ndarray], datetime, dict[str, list[tuple[datetime, datetime]]]]:
+def _nab_hourly() -> tuple[
+    dict[str, np.ndarray], datetime, dict[str, list[tuple[datetime, datetime]]]
+]:
     folder = CORPUS / "nab" / "data" / "realTweets"
     files = sorted(folder.glob("*.csv"))
     if not files:
@@ -127,9 +129,38 @@ def _nab_hourly() -> tuple[dict[str, np.ndarray], datetime, dict[str, list[tuple
     return out, start, labels
 
 
+def raw_surges(counts: np.ndarray, ratio: float = 2.0) -> list[tuple[int, int]]:
+    """Real, unlabelled surges of an unthinned NAB series (an oracle independent of the detector).
+
+    NAB labels only a few anomalies per series, but the full Twitter volume (hundreds to
+    thousands an hour) shows many more genuine surges. An hour ending a 1–24 h window whose raw
+    volume is >= `ratio` × the median of the same window over the previous seven days is a real
+    event; an alert there is not counted as false, and no burst is injected near it.
+    """
+    zones = []
+    c = np.concatenate([[0], np.cumsum(counts)])
+    n = len(counts)
+    for i in range(24 * 8, n):
+        for w in (1, 3, 6, 12, 24):
+            cur = c[i + 1] - c[i + 1 - w]
+            prev = [c[i + 1 - 24 * d] - c[i + 1 - w - 24 * d] for d in range(1, 8)]
+            med = float(np.median(prev))
+            if cur >= ratio * max(med, 1.0) and cur - med >= 20:
+                zones.append((i - w - 12, i + 12))
+                break
+    merged: list[tuple[int, int]] = []
+    for a, b in zones:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def nab_backgrounds(rng: np.random.Generator, rates: tuple[float, ...], seeds: int) -> list[Series]:
     series, start, labels = _nab_hourly()
     total = sum(series.values())
+    surges = {name: raw_surges(c) for name, c in series.items()}
     out = []
     for name, counts in series.items():
         for rate in rates:
@@ -145,8 +176,18 @@ def nab_backgrounds(rng: np.random.Generator, rates: tuple[float, ...], seeds: i
                     ia = int((a - start).total_seconds() // HOUR) - 12
                     ib = int((b - start).total_seconds() // HOUR) + 12
                     lab.append((ia, ib))
+                lab.extend(surges[name])
                 out.append(
-                    Series(f"{name}@{rate:g}#{s}", f"nab {rate:g}/day", rate, mentions, articles, mean, start, lab)
+                    Series(
+                        f"{name}@{rate:g}#{s}",
+                        f"nab {rate:g}/day",
+                        rate,
+                        mentions,
+                        articles,
+                        mean,
+                        start,
+                        lab,
+                    )
                 )
     return out
 
@@ -158,7 +199,9 @@ def _intervals(series: Series) -> list[datetime]:
     return [series.start + timedelta(hours=i) for i in range(len(series.mentions))]
 
 
-def run_clean(det: Detector, series: Series, starts: list[int], post: int, bursts: list[dict]) -> dict:
+def run_clean(
+    det: Detector, series: Series, starts: list[int], post: int, bursts: list[dict]
+) -> dict:
     """Replay the clean series; at each trial start, fork the state and replay with a burst."""
     times = _intervals(series)
     st = new_state()
@@ -204,6 +247,9 @@ def burst_profile(shape: str, mult: float, dur: int) -> np.ndarray:
 
 def _run_trial(det, st, series, times, m, a, b, post) -> None:
     s, dur = b["start"], b["dur"]
+    # "k× usual" multiplies the keyword's usual rate: its mean per interval over the previous
+    # week (so a 5× burst adds 4× that rate whatever the hour; see the note in the output).
+    b["base"] = float(np.mean(series.mentions[max(0, s - 168) : s])) if s else 0.0
     prof = burst_profile(b["shape"], b["mult"], dur)
     rng = b["rng"]
     trial = _copy(st)
@@ -214,7 +260,7 @@ def _run_trial(det, st, series, times, m, a, b, post) -> None:
     for i in range(s, end):
         mi, ai = m[i], a[i]
         if i < s + dur:
-            extra = int(rng.poisson((prof[i - s] - 1.0) * series.mean[i]))
+            extra = int(rng.poisson((prof[i - s] - 1.0) * b["base"]))
             mi += extra
             ai += extra
         note = det.advance(trial, Interval(times[i], mi, ai))
@@ -229,7 +275,7 @@ def _run_trial(det, st, series, times, m, a, b, post) -> None:
     first = [f for f in fires if s <= f <= s + dur + 1]
     b["detected"] = bool(first)
     b["delay"] = (first[0] - s) if first else None
-    b["fires"] = len([f for f in fires if f >= s])
+    b["fires"] = len([f for f in fires if s <= f <= s + dur + 6])
     b["escalations"] = escal
     b["already_firing"] = trial["phase"] != "quiet" and not fires and st["phase"] != "quiet"
     del b["rng"]
@@ -299,11 +345,16 @@ def evaluate(args: argparse.Namespace) -> dict:
         for k, series in enumerate(series_list):
             per_cell = args.per_cell if k < args.burst_series else 0
             bursts = plan_bursts(rng, series, per_cell, post) if per_cell else []
-            res = run_clean(det, series, sorted({b["start"] for b in bursts}) if bursts else [], post, bursts)
+            res = run_clean(
+                det, series, sorted({b["start"] for b in bursts}) if bursts else [], post, bursts
+            )
             fa, fc = false_alerts(series, res["fired"])
             fa_all += fa
             fa_clean += fc
-            lab_hours = sum(max(0, min(b, len(series.mentions)) - max(a, WARMUP_DAYS * 24)) for a, b in series.labelled)
+            lab_hours = sum(
+                max(0, min(b, len(series.mentions)) - max(a, WARMUP_DAYS * 24))
+                for a, b in series.labelled
+            )
             weeks += (len(series.mentions) - WARMUP_DAYS * 24 - lab_hours) / 168
             for b in bursts:
                 b["group"] = group
@@ -329,7 +380,9 @@ def _recall(bursts: list[dict], **cond) -> tuple[float | None, int]:
         b
         for b in bursts
         if all(
-            (b[k] in v) if isinstance(v, (tuple, list, set)) else (v(b[k]) if callable(v) else b[k] == v)
+            (b[k] in v)
+            if isinstance(v, (tuple, list, set))
+            else (v(b[k]) if callable(v) else b[k] == v)
             for k, v in cond.items()
         )
     ]
@@ -356,24 +409,56 @@ def summarise(result: dict) -> dict:
     delays = [b["delay"] for b in bursts if b["detected"] and b["mult"] >= 5 and b["rate"] >= 20]
     med = float(np.median(delays)) if delays else None
     p90 = float(np.percentile(delays, 90)) if delays else None
-    add("median delay, >= 5x, >= 20/day (intervals)", med, len(delays), "<= 1", med is not None and med <= 1)
-    add("p90 delay, >= 5x, >= 20/day (intervals)", p90, len(delays), "<= 3", p90 is not None and p90 <= 3)
+    add(
+        "median delay, >= 5x, >= 20/day (intervals)",
+        med,
+        len(delays),
+        "<= 1",
+        med is not None and med <= 1,
+    )
+    add(
+        "p90 delay, >= 5x, >= 20/day (intervals)",
+        p90,
+        len(delays),
+        "<= 3",
+        p90 is not None and p90 <= 3,
+    )
     delays_all = [b["delay"] for b in bursts if b["detected"] and b["mult"] >= 5]
     med_a = float(np.median(delays_all)) if delays_all else None
     p90_a = float(np.percentile(delays_all, 90)) if delays_all else None
-    add("median delay, >= 5x, all backgrounds (intervals)", med_a, len(delays_all), "<= 1", med_a is not None and med_a <= 1)
-    add("p90 delay, >= 5x, all backgrounds (intervals)", p90_a, len(delays_all), "<= 3", p90_a is not None and p90_a <= 3)
+    add(
+        "median delay, >= 5x, all backgrounds (intervals)",
+        med_a,
+        len(delays_all),
+        "<= 1",
+        med_a is not None and med_a <= 1,
+    )
+    add(
+        "p90 delay, >= 5x, all backgrounds (intervals)",
+        p90_a,
+        len(delays_all),
+        "<= 3",
+        p90_a is not None and p90_a <= 3,
+    )
     det = [b for b in bursts if b["detected"]]
     multi = sum(1 for b in det if b["fires"] > 1)
     over_esc = sum(1 for b in det if b["escalations"] > 1)
     frac = (multi + over_esc) / len(det) if det else 0.0
-    add("bursts with >1 fired or >1 escalation", round(frac, 4), len(det), "0", multi + over_esc == 0)
+    add(
+        "bursts with >1 fired or >1 escalation",
+        round(frac, 4),
+        len(det),
+        "0",
+        multi + over_esc == 0,
+    )
     return {"targets": targets}
 
 
 def recall_table(bursts: list[dict]) -> list[dict]:
     rows = []
-    groups = sorted({b["group"] for b in bursts}, key=lambda g: [b["group"] for b in bursts].index(g))
+    groups = sorted(
+        {b["group"] for b in bursts}, key=lambda g: [b["group"] for b in bursts].index(g)
+    )
     for g in groups:
         for mult in MULTS:
             row = {"background": g, "mult": mult}
@@ -386,7 +471,9 @@ def recall_table(bursts: list[dict]) -> list[dict]:
 
 def markdown(result: dict, summary: dict, timing: dict) -> str:
     out = ["## Spike detector evaluation (interval 1 h)", ""]
-    out.append("| background | keyword-weeks | false alerts | per week | (incl. labelled NAB events) |")
+    out.append(
+        "| background | keyword-weeks | false alerts | per week | (incl. labelled NAB events) |"
+    )
     out.append("|---|---:|---:|---:|---:|")
     for r in result["backgrounds"]:
         out.append(
@@ -411,8 +498,14 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
             out.append(f"| {shape} | {mult}× | " + " | ".join(cells) + " |")
     out += ["", "| target | value | n | goal | met |", "|---|---:|---:|---|---|"]
     for t in summary["targets"]:
-        v = "-" if t["value"] is None else (f"{t['value']:.3f}" if isinstance(t["value"], float) else t["value"])
-        out.append(f"| {t['target']} | {v} | {t['n']} | {t['goal']} | {'yes' if t['met'] else 'NO'} |")
+        v = (
+            "-"
+            if t["value"] is None
+            else (f"{t['value']:.3f}" if isinstance(t["value"], float) else t["value"])
+        )
+        out.append(
+            f"| {t['target']} | {v} | {t['n']} | {t['goal']} | {'yes' if t['met'] else 'NO'} |"
+        )
     out += [
         "",
         "Delay = intervals between the close of the burst's first interval and the alert "
@@ -464,8 +557,12 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=12, help="series per synthetic background")
     ap.add_argument("--weeks", type=int, default=10, help="evaluated weeks per synthetic series")
     ap.add_argument("--burst-series", type=int, default=2, help="series per background with bursts")
-    ap.add_argument("--per-cell", type=int, default=10, help="bursts per shape×mult×length per series")
-    ap.add_argument("--nab-seeds", type=int, default=2, help="independent thinnings of each NAB series")
+    ap.add_argument(
+        "--per-cell", type=int, default=10, help="bursts per shape×mult×length per series"
+    )
+    ap.add_argument(
+        "--nab-seeds", type=int, default=2, help="independent thinnings of each NAB series"
+    )
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()

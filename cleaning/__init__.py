@@ -1,1 +1,105 @@
-"""cleaning package."""
+"""The uniform comment-and-metadata cleaner: HTML or extracted text in, a CleanArticle out."""
+
+from __future__ import annotations
+
+import gzip
+
+import py3langid
+
+from cleaning import html as H
+from cleaning.rules import OutletRules
+from cleaning.text import clean_text
+from cleaning.types import CleanArticle, CleanComment, RemovedText
+
+__all__ = ["CleanArticle", "CleanComment", "OutletRules", "RemovedText", "clean", "detect_language"]
+
+MAX_TEXT_CHARS = 2_000_000
+
+
+def detect_language(text: str, fallback: str | None = None) -> str | None:
+    """ISO 639-1 code of the text (py3langid), or the fallback when there is too little text."""
+    sample = text[:2000]
+    if len(sample.split()) < 5:
+        return fallback
+    lang, _ = py3langid.classify(sample)
+    return str(lang) or fallback
+
+
+def _decode(content: bytes) -> str:
+    if content[:2] == b"\x1f\x8b":
+        content = gzip.decompress(content)
+    for enc in ("utf-8", "cp1251", "latin-1"):
+        try:
+            return content.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return content.decode("utf-8", "replace")
+
+
+def clean(
+    content: str | bytes, url: str | None = None, outlet: OutletRules | None = None
+) -> CleanArticle:
+    """Clean one page or one extracted text; HTML is sniffed.
+
+    Per-outlet rules add to the general rules. Nothing is dropped silently: every paragraph not
+    in the body or the comments is in `removed` with the rule that removed it.
+    """
+    if isinstance(content, bytes) and content[:2] == b"\x1f\x8b":
+        content = gzip.decompress(content)
+    if H.looks_like_html(content):
+        return _clean_html(content, url, outlet)
+    text = _decode(content) if isinstance(content, bytes) else content
+    return _clean_plain(text[:MAX_TEXT_CHARS], url, outlet)
+
+
+def _clean_plain(text: str, url: str | None, outlet: OutletRules | None) -> CleanArticle:
+    res = clean_text(text, html_mode=False, outlet=outlet)
+    body = "\n\n".join(res.paragraphs)
+    return CleanArticle(
+        title=res.title,
+        authors=res.authors,
+        published=res.published,
+        language=detect_language(body, outlet.language if outlet else None),
+        outlet=(outlet.name if outlet and outlet.name else None) or res.outlet or _host(url),
+        body=body,
+        comments=res.comments,
+        removed=res.removed,
+        syndicated_from=res.syndicated_from,
+        image_credits=res.image_credits,
+        canonical_url=url,
+    )
+
+
+def _host(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname if url else None
+
+
+def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | None) -> CleanArticle:
+    tree = H.parse(content)
+    if tree is None:
+        return CleanArticle(canonical_url=url)
+    page = H.HtmlPage(tree)
+    # comments first, so that commenters' names and dates never pass for the article's
+    H.take_comments(page, outlet)
+    H.read_metadata(page, url, outlet)
+    extracted = H.extract_main_text(page.tree, url)
+    res = clean_text(
+        extracted, html_mode=True, title_hint=page.title, title_variants=page.title_variants, outlet=outlet
+    )
+    body = "\n\n".join(res.paragraphs)
+    authors = page.authors or res.authors
+    return CleanArticle(
+        title=page.title or res.title,
+        authors=authors,
+        published=page.published or res.published,
+        language=detect_language(body, page.html_lang or (outlet.language if outlet else None)),
+        outlet=page.outlet or res.outlet,
+        body=body,
+        comments=page.comments + res.comments,
+        removed=page.removed + res.removed,
+        syndicated_from=res.syndicated_from,
+        image_credits=res.image_credits,
+        canonical_url=page.canonical_url,
+    )

@@ -305,13 +305,13 @@ class _BrotliStage:
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         out = self._d.process(data, output_buffer_limit=DECODE_CHUNK)
-        if out:
+        # The limit only stops the output buffer from growing: keep draining with empty input
+        # until a call yields nothing (then the decoder wants more input or is done).
+        while out:
             yield out
-        while not self._d.can_accept_more_data():
-            out = self._d.process(b"", output_buffer_limit=DECODE_CHUNK)
-            if not out:
+            if self._d.is_finished():
                 return
-            yield out
+            out = self._d.process(b"", output_buffer_limit=DECODE_CHUNK)
 
     def flush(self) -> Iterator[bytes]:
         return iter(())
@@ -331,8 +331,8 @@ def _stages(content_encoding: str) -> list[_Stage]:
             stages.append(_ZlibStage("deflate"))
         elif name == "br":
             stages.append(_BrotliStage())
-        elif name != "identity":
-            raise FetchError("protocol", f"unsupported Content-Encoding {name!r}")
+        # Anything else ("identity", or nonsense like "utf-8" that some servers send) is
+        # passed through untouched, as httpx and browsers do.
     if len(stages) > MAX_ENCODINGS:
         raise FetchError("protocol", f"too many Content-Encodings ({len(stages)})")
     return stages

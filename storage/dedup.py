@@ -20,7 +20,7 @@ from storage.models import Article, ArticleVersion, LshBucket, MinHashSignature,
 DEFAULT_THRESHOLD = 0.8
 # A syndication notice plus this much shared text is enough to call it a copy.
 SYNDICATED_THRESHOLD = 0.5
-STORY_THRESHOLD = 0.2
+STORY_THRESHOLD = 0.18
 STORY_WINDOW_DAYS = 2  # a story collects coverage published within this many days either side
 STORY_BAND_OFFSET = 1000  # story bands share the lsh_buckets table with the body bands
 MAX_CANDIDATES = 200
@@ -29,6 +29,16 @@ MAX_CANDIDATES = 200
 # SQLite gets the same order from BEGIN IMMEDIATE.
 DEDUP_LOCK_KEY = 0x6E657773_64647570 & 0x7FFFFFFFFFFFFFFF
 
+_DEDUP_COLUMNS = [
+    "title",
+    "body",
+    "body_hash",
+    "version",
+    "copy_of_id",
+    "copy_kind",
+    "similarity",
+    "story_id",
+]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -336,7 +346,9 @@ def apply_dedup(
     assert article.id is not None, "flush the article first"
     _lock(session)
     # Another worker may have finished this very article while we waited for the lock.
-    session.refresh(article)
+    # Only the columns dedup owns are reloaded: the caller's pending changes (published,
+    # authors, ...) survive.
+    session.refresh(article, attribute_names=_DEDUP_COLUMNS)
     new_hash = body_hash(body)
 
     # (b) the page was seen before: a new version, or nothing new

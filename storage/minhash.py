@@ -7,9 +7,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 # Body index: 128 permutations, 20 bands of 6 rows (120 used for banding, all 128 for the
 # estimate). P(candidate) is 0.998 at Jaccard 0.8, 0.93 at 0.7, 0.27 at 0.5 and 0.005 at 0.25,
@@ -23,9 +23,10 @@ SEED = 1
 # cannot meet "Jaccard >= 0.8 for 1-10% edits"; unrelated same-topic texts stay below 0.4.
 SHINGLE_K = 1
 
-# Story index: title + lead content words, a loose match (Jaccard ~0.2-0.3) so r=2.
-LEAD_PERM = 48
-LEAD_BANDS = 24
+# Story index: title + lead content words, a loose match (Jaccard ~0.2-0.35), so 40 bands of
+# 2 rows: P(candidate) is 0.81 at 0.2, 0.98 at 0.3 and 0.02 at 0.02 (unrelated leads).
+LEAD_PERM = 80
+LEAD_BANDS = 40
 LEAD_ROWS = 2
 LEAD_SEED = 7
 LEAD_WORDS = 60
@@ -65,14 +66,18 @@ def shingles(tokens: list[str], k: int = SHINGLE_K) -> set[bytes]:
 
 
 @lru_cache(maxsize=4)
-def _template(num_perm: int, seed: int) -> MinHash:
+def _template(num_perm: int, seed: int) -> Any:
+    # Imported on first use: datasketch pulls in scipy.integrate (~1 s), which CLI commands
+    # that never hash a text should not pay for.
+    from datasketch import MinHash
+
     return MinHash(num_perm=num_perm, seed=seed)
 
 
 def signature(items: Iterable[bytes], *, num_perm: int = NUM_PERM, seed: int = SEED) -> np.ndarray:
     """MinHash signature (uint32 array) of a set of byte strings."""
     tpl = _template(num_perm, seed)
-    m = MinHash(num_perm=num_perm, seed=seed, permutations=tpl.permutations, scheme=tpl.scheme)
+    m = type(tpl)(num_perm=num_perm, seed=seed, permutations=tpl.permutations, scheme=tpl.scheme)
     batch = list(items)
     if batch:
         m.update_batch(batch)

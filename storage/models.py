@@ -42,6 +42,9 @@ class Feed(SQLModel, table=True):
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
     entry_times: list[Any] = _json()  # recent new-entry timestamps (ISO), for cadence
     created_at: datetime
+    # --- added for issue 3 (feed polling): the feed's own refresh hints, kept for 304 polls ---
+    ttl_seconds: int | None = None  # RSS <ttl>
+    sy_period_seconds: int | None = None  # sy:updatePeriod / sy:updateFrequency
 
 
 class FeedEntry(SQLModel, table=True):
@@ -60,6 +63,8 @@ class FeedEntry(SQLModel, table=True):
     published_raw: str | None = Field(default=None, sa_column=Column(Text))
     article_id: int | None = Field(default=None, foreign_key="articles.id", index=True)
     first_seen_at: datetime
+    # --- added for issue 3 (feed polling): an entry's <updated> as sent, to notice edits ---
+    updated_raw: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Story(SQLModel, table=True):
@@ -197,6 +202,10 @@ class Watch(SQLModel, table=True):
     burst_started_at: datetime | None = None
     last_evaluated_at: datetime | None = None
     updated_at: datetime
+    # -- alerts (issue 6): the spike detector's JSON state (history, baseline, lifecycle) --
+    detector_state: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class Mention(SQLModel, table=True):

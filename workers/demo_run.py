@@ -96,7 +96,7 @@ def evaluate_and_deliver(settings: Any) -> int:
 
 
 def summarize(settings: Any) -> dict[str, Any]:
-    from storage.models import Article, Comment, RemovedSpan, Story
+    from storage.models import Article, Comment, FeedEntry, RemovedSpan, Story
     from workers import runtime
 
     with Session(runtime.get_engine(settings)) as s:
@@ -105,10 +105,17 @@ def summarize(settings: Any) -> dict[str, Any]:
 
         stored = count(select(func.count()).select_from(Article).where(Article.status == "stored"))
         copies = count(select(func.count()).select_from(Article).where(Article.copy_of_id.is_not(None)))  # type: ignore[union-attr]
+        entries = count(select(func.count()).select_from(FeedEntry))
+        entry_articles = count(select(func.count(func.distinct(FeedEntry.article_id))))
         return {
+            "feed_entries": entries,
             "articles_stored": stored,
             "unique_articles": stored - copies,
-            "duplicates_merged": copies,
+            # Two kinds of merge: feed entries that named an already-known canonical URL, and
+            # stored articles linked as copies of another outlet's article.
+            "duplicates_merged": (entries - entry_articles) + copies,
+            "url_duplicates_merged": entries - entry_articles,
+            "copies_linked": copies,
             "articles_failed": count(select(func.count()).select_from(Article).where(Article.status == "failed")),
             "comments_separated": count(select(func.count()).select_from(Comment)),
             "spans_removed": count(select(func.count()).select_from(RemovedSpan)),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html
+import json
+import tomllib
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 # Static fixture pages hold this placeholder; the farm substitutes its own base URL when serving.
@@ -34,7 +37,9 @@ class DemoArticle:
     comments: list[DemoComment] = field(default_factory=list)
     commentary: list[str] = field(default_factory=list)  # a reposter's own words above the byline
     original_outlet: str | None = None  # byline outlet of a repost, or the source of a translation
-    teasers: list[dict[str, Any]] = field(default_factory=list)  # {"after": i, "headline", "caption"}
+    teasers: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {"after": i, "headline", "caption"}
     image_credit: str | None = None
     author_line: str | None = None  # how a translation site prints the author
     syndicated_from: list[str] = field(default_factory=list)
@@ -155,6 +160,13 @@ def _comment_items(comments: list[DemoComment], *, id_base: int) -> str:
     return "\n".join(items)
 
 
+def _comments_block(art: DemoArticle, heading: str, id_base: int) -> str:
+    if not art.comments:
+        return ""
+    items = _comment_items(art.comments, id_base=id_base)
+    return f'<section class="comments"><h3>{heading}</h3>\n<ol class="commentlist">\n{items}\n</ol></section>'
+
+
 def _expected(site: Site, art: DemoArticle, path: str, **kw: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "site": site.id,
@@ -253,7 +265,7 @@ def render_repost_blog(site: Site, art: DemoArticle, base: str) -> tuple[str, di
 def render_german_site(site: Site, art: DemoArticle, base: str) -> tuple[str, dict[str, Any]]:
     path = site.path_for(art)
     teasers = {int(t["after"]): t for t in art.teasers}
-    blocks = []
+    blocks: list[str] = []
     body_seen = 0
     boiler: list[str] = []
     parts = art.paragraphs
@@ -267,7 +279,11 @@ def render_german_site(site: Site, art: DemoArticle, base: str) -> tuple[str, di
                 blocks.append(_paras(chunks, dropcap=not blocks))
                 chunks = []
                 caption = teaser.get("caption")
-                cap_html = f'<figcaption class="teaser-caption">{e(caption)}</figcaption>' if caption else ""
+                cap_html = (
+                    f'<figcaption class="teaser-caption">{e(caption)}</figcaption>'
+                    if caption
+                    else ""
+                )
                 blocks.append(
                     f'<aside class="c-teaser c-teaser--also-read" data-component="also-read">\n'
                     f'<span class="c-teaser__kicker">also read</span>\n'
@@ -305,6 +321,7 @@ def render_german_site(site: Site, art: DemoArticle, base: str) -> tuple[str, di
 <footer class="c-article__footer"><div class="c-share">Share: <a href="#">Facebook</a> <a href="#">X</a> <a href="#">E-mail</a></div>
 <p class="c-rights">© {site.name} {art.published:%Y}. All rights reserved. Translated from the German edition.</p></footer>
 </article>
+{_comments_block(art, "Reader comments", 5100)}
 <aside class="c-most-read"><h3>Most read</h3><ol><li><a href="/{site.id}/">Coalition row over the budget deepens</a></li><li><a href="/{site.id}/">Rail strike: what commuters need to know</a></li><li><a href="/{site.id}/">Weather: storm front heads for the North Sea coast</a></li></ol></aside>
 </main>
 <footer class="c-page-footer"><a href="/{site.id}/imprint">Imprint</a> | <a href="/{site.id}/privacy">Privacy</a> | <a href="/{site.id}/subscribe">Subscribe</a> | <a href="/{site.id}/cookies">Cookie settings</a></footer>
@@ -317,7 +334,9 @@ def render_german_site(site: Site, art: DemoArticle, base: str) -> tuple[str, di
 # --- (c) a partisan WordPress site with a long multilingual comment section (ol.commentlist)
 
 
-def render_wordpress_comments(site: Site, art: DemoArticle, base: str) -> tuple[str, dict[str, Any]]:
+def render_wordpress_comments(
+    site: Site, art: DemoArticle, base: str
+) -> tuple[str, dict[str, Any]]:
     path = site.path_for(art)
     n = len(art.comments)
     comments = ""
@@ -354,7 +373,9 @@ def render_wordpress_comments(site: Site, art: DemoArticle, base: str) -> tuple[
 </html>
 """
     boiler = ["Support us", "Log in", "Leave a Reply", "Reply", "says:"]
-    boiler.append("If you like our work, please support us. Every contribution helps keep the site independent.")
+    boiler.append(
+        "If you like our work, please support us. Every contribution helps keep the site independent."
+    )
     return page, _expected(site, art, path, boilerplate=boiler)
 
 
@@ -374,7 +395,7 @@ def render_aggregator(site: Site, art: DemoArticle, base: str) -> tuple[str, dic
     credit = art.image_credit
     figure = (
         f'<figure class="main-image"><img src="/img/{art.slug}.jpg" alt="">'
-        f'<figcaption>Image source: {e(credit)}</figcaption></figure>'
+        f"<figcaption>Image source: {e(credit)}</figcaption></figure>"
         if credit
         else ""
     )
@@ -382,7 +403,9 @@ def render_aggregator(site: Site, art: DemoArticle, base: str) -> tuple[str, dic
     author_line = art.author_line or (art.authors[0] if art.authors else "")
     syndication = ""
     if art.syndicated_from:
-        syndication = f'<p class="syndication">{SYNDICATION_PREFIX} {e(art.syndicated_from[0])}.</p>'
+        syndication = (
+            f'<p class="syndication">{SYNDICATION_PREFIX} {e(art.syndicated_from[0])}.</p>'
+        )
     page = f"""{_head(site, art, path, base)}
 <body>
 <div class="topline"><a class="logo" href="/{site.id}/">{e(site.name)}</a> <a class="login" href="/{site.id}/login/">Войти</a></div>
@@ -405,6 +428,7 @@ def render_aggregator(site: Site, art: DemoArticle, base: str) -> tuple[str, dic
 <ul class="mentions"><li>The news mentions</li></ul>
 <p class="comment-invite">Do you want to leave a comment? <a href="/{site.id}/register/">Register</a> and/or <a href="/{site.id}/login/">Log in</a></p>
 </article>
+{_comments_block(art, "Comments", 8800)}
 <div class="subscribe-box"><h3>ПОДПИСКА НА НОВОСТИ</h3><p>Ежедневная рассылка новостей на электронный почтовый ящик</p><form><input type="email" name="email"><button>OK</button></form></div>
 </main>
 <aside class="sidebar"><div class="tabs"><span>Discussion</span> <span>Update</span></div>
@@ -489,7 +513,11 @@ def render_closed_blog(site: Site, art: DemoArticle, base: str) -> tuple[str, di
 
 # Other headlines with "day.month hour:minute" stamps and comment counts, as aggregators show.
 AGGREGATOR_SIDEBAR: list[tuple[str, int, str]] = [
-    ("18.03 06:46", 4312, "Without a carrot or a stick: how the sanctions era changed Moscow's levers"),
+    (
+        "18.03 06:46",
+        4312,
+        "Without a carrot or a stick: how the sanctions era changed Moscow's levers",
+    ),
     ("17.03 10:07", 3, "Ответ читателю: почему манёвренность не главное для истребителя"),
     ("16.03 18:28", 2748, "Как насчёт раздела с юмором?"),
     ("16.03 13:41", 1, "Ракетчики оценили новую пусковую установку"),
@@ -570,3 +598,49 @@ SITES: dict[str, Site] = {
         ),
     )
 }
+
+
+SITES_DIR = Path(__file__).resolve().parent / "sites"
+
+
+def load_site_articles(site_id: str, sites_dir: Path = SITES_DIR) -> list[DemoArticle]:
+    """The authored articles of one demo outlet, newest first, with `copy_of` resolved."""
+    raw = tomllib.loads((sites_dir / site_id / "articles.toml").read_text(encoding="utf-8"))
+    out: list[DemoArticle] = []
+    for item in raw.get("articles", []):
+        item = dict(item)
+        source = item.pop("copy_of", None)
+        if source:
+            src_site, src_slug = source.split("/", 1)
+            original = next(
+                a for a in load_site_articles(src_site, sites_dir) if a.slug == src_slug
+            )
+            item.setdefault("title", original.title)
+            item.setdefault("paragraphs", list(original.paragraphs))
+            item.setdefault("authors", list(original.authors))
+            item.setdefault("category", original.category)
+            item.setdefault("original_outlet", SITES[src_site].name)
+            item.setdefault("syndicated_from", [SITES[src_site].name])
+        out.append(DemoArticle.from_dict(item))
+    return sorted(out, key=lambda a: a.published, reverse=True)
+
+
+def build_site_files(sites_dir: Path = SITES_DIR) -> int:
+    """Render every demo page and its expected result beside it; returns the number of pages."""
+    count = 0
+    for site in SITES.values():
+        folder = sites_dir / site.id
+        for old in list(folder.glob("*.html")) + list(folder.glob("*.expected.json")):
+            old.unlink()
+        for art in load_site_articles(site.id, sites_dir):
+            page, expected = site.render(site, art, BASE_URL)
+            (folder / f"{art.slug}.html").write_text(page, encoding="utf-8")
+            (folder / f"{art.slug}.expected.json").write_text(
+                json.dumps(expected, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+            count += 1
+    return count
+
+
+if __name__ == "__main__":
+    print(f"wrote {build_site_files()} pages under {SITES_DIR}")

@@ -1,0 +1,302 @@
+"""Outbox delivery: SMTP (smtp://, STARTTLS, smtps://) or .eml files, retried, sent once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT = 30.0
+LEASE = timedelta(minutes=10)  # a "sending" row older than this is presumed crashed
+MAX_TEMP_ATTEMPTS = 12
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """A parsed NEWSWATCH_SMTP_URL; `__repr__` never shows the password."""
+
+    host: str
+    port: int
+    ssl: bool
+    starttls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP URL must start with smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("SMTP URL has no host")
+        query = parse_qs(parts.query)
+        flag = (query.get("starttls") or query.get("tls") or ["0"])[0].lower()
+        starttls = scheme == "smtp" and flag in ("1", "true", "yes", "on")
+        port = parts.port or (465 if scheme == "smtps" else 587 if starttls else 25)
+        return cls(
+            host=parts.hostname,
+            port=port,
+            ssl=scheme == "smtps",
+            starttls=starttls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def describe(self) -> str:
+        scheme = "smtps" if self.ssl else "smtp"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    written: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0  # SMTP unreachable: kept pending
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Outcome:
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    DOWN = "down"
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes, capped at an hour."""
+    return timedelta(seconds=min(3600, 60 * 2 ** max(0, attempts - 1)))
+
+
+def _session(bind: Any) -> Session:
+    # Each step commits on its own short session: the lease must be visible to other senders
+    # before SMTP is contacted. A Session argument lends its engine.
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return Session(engine, expire_on_commit=False)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _claim(bind: Any, row_id: int, now: datetime) -> bool:
+    """Atomically move a due row to "sending" (a lease); False if someone else has it."""
+    with _session(bind) as s:
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)  # type: ignore[arg-type]
+            .where(
+                or_(
+                    (OutboxMessage.status == "pending")  # type: ignore[arg-type]
+                    & (
+                        OutboxMessage.next_attempt_at.is_(None)  # type: ignore[union-attr]
+                        | (OutboxMessage.next_attempt_at <= now)  # type: ignore[operator]
+                    ),
+                    (OutboxMessage.status == "sending")  # type: ignore[arg-type]
+                    & (OutboxMessage.next_attempt_at <= now),  # type: ignore[operator]
+                )
+            )
+            .values(
+                status="sending",
+                attempts=OutboxMessage.attempts + 1,
+                next_attempt_at=now + LEASE,
+            )
+        )
+        res = s.execute(stmt)
+        s.commit()
+        return (getattr(res, "rowcount", 0) or 0) == 1
+
+
+def _finish(bind: Any, row_id: int, **values: Any) -> None:
+    with _session(bind) as s:
+        s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))  # type: ignore[arg-type]
+        s.commit()
+
+
+def _safe_name(message_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", message_id.strip("<>"))[:200] or "message"
+
+
+def write_eml(outbox_dir: Path, message_id: str, raw: bytes) -> Path:
+    """Write `<message-id>.eml` atomically; rewriting the same message is harmless."""
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    path = outbox_dir / f"{_safe_name(message_id)}.eml"
+    fd, tmp = tempfile.mkstemp(prefix=".eml-", dir=outbox_dir)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _envelope_from(raw: bytes) -> str:
+    headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
+    addr = parseaddr(str(headers.get("From", "")))[1]
+    return addr or "newswatch@localhost"
+
+
+def _smtp_send(
+    target: SmtpTarget, sender: str, recipients: list[str], raw: bytes
+) -> tuple[str, str]:
+    """One SMTP transaction; returns (outcome, error text). Never logs the password."""
+    try:
+        if target.ssl:
+            ctx = ssl.create_default_context()
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                target.host, target.port, timeout=SMTP_TIMEOUT, context=ctx
+            )
+        else:
+            conn = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT)
+    except (OSError, smtplib.SMTPException) as exc:
+        return _Outcome.DOWN, f"connect {target.describe()}: {type(exc).__name__}: {exc}"
+    try:
+        conn.ehlo_or_helo_if_needed()
+        if target.starttls:
+            conn.starttls(context=ssl.create_default_context())
+            conn.ehlo()
+        if target.username:
+            conn.login(target.username, target.password or "")
+        refused = conn.sendmail(sender, recipients, raw)
+        if refused:
+            return _Outcome.SENT, f"some recipients refused: {sorted(refused)}"
+        return _Outcome.SENT, ""
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [c for c, _ in exc.recipients.values()]
+        temp = any(400 <= c < 500 for c in codes)
+        return (_Outcome.RETRY if temp else _Outcome.FAILED), f"recipients refused: {codes}"
+    except smtplib.SMTPAuthenticationError as exc:
+        return _Outcome.FAILED, f"authentication failed ({exc.smtp_code})"
+    except smtplib.SMTPResponseException as exc:
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        outcome = _Outcome.RETRY if 400 <= exc.smtp_code < 500 else _Outcome.FAILED
+        return outcome, f"{exc.smtp_code} {text[:300]}"
+    except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
+        return _Outcome.DOWN, f"{type(exc).__name__}: {exc}"
+    except smtplib.SMTPException as exc:
+        return _Outcome.RETRY, f"{type(exc).__name__}: {exc}"
+    finally:
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+
+
+def deliver_one(
+    bind: Engine | Session,
+    outbox_id: int,
+    *,
+    smtp_url: str | None,
+    outbox_dir: Path,
+    now: datetime | None = None,
+    report: DeliveryReport | None = None,
+) -> str:
+    """Deliver one outbox row if it is due; returns its resulting status (or "skipped")."""
+    now = now or datetime.now(UTC)
+    report = report if report is not None else DeliveryReport()
+    if not _claim(bind, outbox_id, now):
+        return "skipped"
+    with _session(bind) as s:
+        row = s.get(OutboxMessage, outbox_id)
+        if row is None:
+            return "skipped"
+        message_id, raw, recipients, attempts = (
+            row.message_id,
+            row.raw,
+            list(row.recipients),
+            row.attempts,
+        )
+    if not smtp_url:
+        write_eml(Path(outbox_dir), message_id, raw)
+        _finish(bind, outbox_id, status="sent", sent_at=now, next_attempt_at=None, last_error=None)
+        report.written += 1
+        return "sent"
+    target = SmtpTarget.parse(smtp_url)
+    outcome, error = _smtp_send(target, _envelope_from(raw), recipients, raw)
+    if outcome == _Outcome.SENT:
+        _finish(
+            bind,
+            outbox_id,
+            status="sent",
+            sent_at=now,
+            next_attempt_at=None,
+            last_error=error or None,
+        )
+        report.sent += 1
+        return "sent"
+    if outcome == _Outcome.FAILED or (outcome == _Outcome.RETRY and attempts >= MAX_TEMP_ATTEMPTS):
+        _finish(bind, outbox_id, status="failed", next_attempt_at=None, last_error=error)
+        report.failed += 1
+        log.warning("alert email %s failed permanently: %s", message_id, error)
+        return "failed"
+    _finish(
+        bind, outbox_id, status="pending", next_attempt_at=now + backoff(attempts), last_error=error
+    )
+    if outcome == _Outcome.DOWN:
+        report.deferred += 1
+    else:
+        report.retried += 1
+    log.info("alert email %s deferred (%s): %s", message_id, outcome, error)
+    return "pending"
+
+
+def deliver_pending(
+    bind: Engine | Session,
+    *,
+    smtp_url: str | None,
+    outbox_dir: Path,
+    now: datetime | None = None,
+    limit: int = BATCH,
+) -> DeliveryReport:
+    """Send every due outbox row (pending and due, or a stale "sending" lease)."""
+    now = now or datetime.now(UTC)
+    report = DeliveryReport()
+    with _session(bind) as s:
+        ids = s.exec(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
+            .where(
+                OutboxMessage.next_attempt_at.is_(None)  # type: ignore[union-attr]
+                | (OutboxMessage.next_attempt_at <= now)  # type: ignore[operator]
+            )
+            .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+            .limit(limit)
+        ).all()
+    for row_id in ids:
+        status = deliver_one(
+            bind, int(row_id or 0), smtp_url=smtp_url, outbox_dir=outbox_dir, now=now, report=report
+        )
+        if status == "pending" and report.deferred:
+            break  # the server is down: the rest would fail the same way
+    return report

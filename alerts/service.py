@@ -1,0 +1,543 @@
+"""The alerts I/O edge: record mentions at ingest, evaluate watches per interval, fill the outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import SMTP as SMTP_POLICY
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from alerts.detect import Detector, DetectorConfig, Interval, new_state
+from alerts.render import ArticleSummary, render_alert, render_digest
+from alerts.terms import normalize
+from alerts.watches import WatchSpec, sync_watches
+from storage.db import insert_ignore
+from storage.models import Alert, Article, Mention, OutboxMessage
+from storage.models import Watch as WatchRow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FROM = "newswatch <newswatch@localhost>"
+SERIES_POINTS = 48
+TOP_CANDIDATES = 60
+BACKFILL_BATCH = 500
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+# -- mentions at ingest -----------------------------------------------------------------------
+
+
+def story_key(session: Session, article: Article) -> str:
+    """The story an article counts for: its story, else the root of its copy chain, else itself."""
+    if article.story_id is not None:
+        return f"s{article.story_id}"
+    current = article
+    for _ in range(16):  # copy chains are short; the bound protects against a cycle
+        if current.copy_of_id is None:
+            break
+        parent = session.get(Article, current.copy_of_id)
+        if parent is None:
+            return f"a{current.copy_of_id}"
+        if parent.story_id is not None:
+            return f"s{parent.story_id}"
+        current = parent
+    return f"a{current.id}"
+
+
+def _ensure_rows(session: Session, watch_ids: Iterable[str], now: datetime) -> None:
+    for wid in watch_ids:
+        session.execute(
+            insert_ignore(
+                session,
+                WatchRow,
+                {
+                    "id": wid,
+                    "terms": [],
+                    "outlets": [],
+                    "languages": [],
+                    "recipients": [],
+                    "detector_state": {},
+                    "updated_at": now,
+                },
+                conflict=["id"],
+            )
+        )
+
+
+def record_mentions(
+    session: Session, *, article: Article, watches: Sequence[WatchSpec], now: datetime
+) -> list[str]:
+    """Record which watches the cleaned title + body mention, once per (watch, story).
+
+    Comments are never part of the text. Returns the ids of the matching watches (already
+    recorded stories included, so a reprocessed article gives the same answer).
+    """
+    if article.id is None or not watches:
+        return []
+    text = "\n".join(x for x in (article.title, article.body) if x)
+    if not text:
+        return []
+    norm = normalize(text)
+    matched = [
+        w.id
+        for w in watches
+        if w.applies_to(outlet_id=article.outlet_id, language=article.language)
+        and w.matcher.matches_normalized(norm)
+    ]
+    if not matched:
+        return []
+    key = story_key(session, article)
+    _ensure_rows(session, matched, now)
+    for wid in matched:
+        session.execute(
+            insert_ignore(
+                session,
+                Mention,
+                {
+                    "watch_id": wid,
+                    "story_key": key,
+                    "article_id": article.id,
+                    "outlet_id": article.outlet_id,
+                    "seen_at": now,
+                },
+                conflict=["watch_id", "story_key"],
+            )
+        )
+    return matched
+
+
+def backfill_mentions(
+    session: Session, *, watch: WatchSpec, since: datetime, until: datetime
+) -> int:
+    """Scan stored articles of a period for a new watch, so its baseline starts with history."""
+    count = 0
+    last_id = 0
+    while True:
+        rows = session.exec(
+            select(Article)
+            .where(Article.status == "stored")
+            .where(Article.stored_at >= since)  # type: ignore[operator]
+            .where(Article.stored_at < until)  # type: ignore[operator]
+            .where(Article.id > last_id)  # type: ignore[operator]
+            .order_by(Article.id)  # type: ignore[arg-type]
+            .limit(BACKFILL_BATCH)
+        ).all()
+        if not rows:
+            return count
+        for art in rows:
+            last_id = art.id or last_id
+            when = _aware(art.stored_at) or since
+            if record_mentions(session, article=art, watches=[watch], now=when):
+                count += 1
+
+
+# -- counting per interval --------------------------------------------------------------------
+
+
+class _ArticleCounts:
+    """Articles per interval for a filter, cached for one evaluation run (shared by watches)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple, dict[int, int]] = {}
+
+    def counts(self, spec: WatchSpec, lo: datetime, hi: datetime, step: int) -> dict[int, int]:
+        key = (spec.outlets, spec.languages, lo, hi)
+        if key not in self.cache:
+            stmt = (
+                select(Article.stored_at)
+                .where(Article.status == "stored")
+                .where(Article.copy_of_id.is_(None))  # type: ignore[union-attr]
+                .where(Article.stored_at >= lo)  # type: ignore[operator]
+                .where(Article.stored_at < hi)  # type: ignore[operator]
+            )
+            if spec.outlets:
+                stmt = stmt.where(Article.outlet_id.in_(spec.outlets))  # type: ignore[attr-defined]
+            if spec.languages:
+                stmt = stmt.where(func.lower(Article.language).in_(spec.languages))
+            out: dict[int, int] = defaultdict(int)
+            for (ts,) in self.session.execute(stmt):
+                out[_bucket(_aware(ts), step)] += 1
+            self.cache[key] = out
+        return self.cache[key]
+
+
+def _bucket(ts: datetime | None, step: int) -> int:
+    t = int(ts.timestamp()) if ts else 0
+    return t - t % step
+
+
+def _mention_counts(
+    session: Session, watch_id: str, lo: datetime, hi: datetime, step: int
+) -> tuple[dict[int, int], dict[int, set[str]]]:
+    counts: dict[int, int] = defaultdict(int)
+    outlets: dict[int, set[str]] = defaultdict(set)
+    stmt = (
+        select(Mention.seen_at, Mention.outlet_id)
+        .where(Mention.watch_id == watch_id)
+        .where(Mention.seen_at >= lo)  # type: ignore[operator]
+        .where(Mention.seen_at < hi)  # type: ignore[operator]
+    )
+    for ts, outlet in session.execute(stmt):
+        b = _bucket(_aware(ts), step)
+        counts[b] += 1
+        outlets[b].add(outlet)
+    return counts, outlets
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+
+def detector_config(
+    spec: WatchSpec, interval_seconds: int, base: DetectorConfig | None
+) -> DetectorConfig:
+    from dataclasses import replace
+
+    cfg = base or DetectorConfig()
+    return replace(cfg, interval_seconds=interval_seconds, sensitivity=spec.sensitivity)
+
+
+def evaluate_watches(
+    bind: Engine | Session,
+    *,
+    now: datetime,
+    interval_seconds: int = 3600,
+    watches: Sequence[WatchSpec],
+    mail_from: str = DEFAULT_FROM,
+    config: DetectorConfig | None = None,
+    unsubscribe_url: str | None = None,
+) -> list[Alert]:
+    """Step every watch's detector through the intervals closed since its last evaluation.
+
+    Writes Alert rows (unique per watch, kind and interval: re-running is harmless) and
+    enqueues one email per new notification; muted watches get no email, quiet hours hold it.
+    """
+    if isinstance(bind, Session):
+        return _evaluate(bind, now, interval_seconds, watches, mail_from, config, unsubscribe_url)
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            out = _evaluate(
+                session, now, interval_seconds, watches, mail_from, config, unsubscribe_url
+            )
+            session.commit()
+            return out
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _evaluate(
+    session: Session,
+    now: datetime,
+    step: int,
+    watches: Sequence[WatchSpec],
+    mail_from: str,
+    base_config: DetectorConfig | None,
+    unsubscribe_url: str | None,
+) -> list[Alert]:
+    rows = sync_watches(session, list(watches), now)
+    articles = _ArticleCounts(session)
+    created: list[Alert] = []
+    end = int(now.timestamp())
+    end -= end % step  # the start of the interval still open; everything before it is closed
+    for spec in watches:
+        cfg = detector_config(spec, step, base_config)
+        det = Detector(cfg)
+        row = (
+            session.exec(
+                select(WatchRow).where(WatchRow.id == spec.id).with_for_update()
+            ).one_or_none()
+            or rows[spec.id]
+        )
+        state = row.detector_state or new_state()
+        if state.get("t0") is None:
+            begin = end - (cfg.baseline_days + cfg.exclude_recent_days + 1) * 86400
+            begin -= begin % step
+            if not state.get("backfilled"):
+                backfill_mentions(
+                    session,
+                    watch=spec,
+                    since=datetime.fromtimestamp(begin, UTC),
+                    until=datetime.fromtimestamp(end, UTC),
+                )
+        else:
+            begin = state["t0"] + len(state["m"]) * step
+        if begin >= end:
+            continue
+        lo, hi = datetime.fromtimestamp(begin, UTC), datetime.fromtimestamp(end, UTC)
+        mentions, outlets = _mention_counts(session, spec.id, lo, hi, step)
+        arts = articles.counts(spec, lo, hi, step)
+        notes: list[tuple[int, dict[str, Any]]] = []
+        for t in range(begin, end, step):
+            iv = Interval(
+                start=datetime.fromtimestamp(t, UTC),
+                mentions=mentions.get(t, 0),
+                articles=arts.get(t, 0),
+                outlets=tuple(sorted(outlets.get(t, ()))),
+            )
+            note = det.advance(state, iv)
+            if note is not None:
+                notes.append((t, note))
+        state["backfilled"] = True
+        for t, note in notes:
+            alert = _record_alert(
+                session, spec, note, t, state, now, mail_from, unsubscribe_url, cfg
+            )
+            if alert is not None:
+                created.append(alert)
+                if note["kind"] in ("fired", "escalated"):
+                    row.last_peak = float(state.get("peak", 0.0))
+                    row.last_notified_at = now
+        row.state = "firing" if state.get("phase") == "firing" else "quiet"
+        bs = state.get("burst_start")
+        row.burst_started_at = datetime.fromtimestamp(bs, UTC) if bs else None
+        row.detector_state = dict(state)
+        row.last_evaluated_at = now
+        session.add(row)
+    session.flush()
+    release_held(session, watches=watches, now=now, mail_from=mail_from)
+    return created
+
+
+def _record_alert(
+    session: Session,
+    spec: WatchSpec,
+    note: dict[str, Any],
+    t: int,
+    state: dict[str, Any],
+    now: datetime,
+    mail_from: str,
+    unsubscribe_url: str | None,
+    cfg: DetectorConfig,
+) -> Alert | None:
+    start = datetime.fromtimestamp(t, UTC)
+    muted = spec.muted(now)
+    details = dict(note)
+    details["muted"] = muted
+    res = session.execute(
+        insert_ignore(
+            session,
+            Alert,
+            {
+                "watch_id": spec.id,
+                "kind": note["kind"],
+                "interval_start": start,
+                "observed": float(note.get("observed", 0) or 0),
+                "expected": float(note.get("expected", 0) or 0),
+                "details": details,
+                "created_at": now,
+            },
+            conflict=["watch_id", "kind", "interval_start"],
+        )
+    )
+    if (getattr(res, "rowcount", 0) or 0) != 1:
+        return None  # already decided by an earlier run
+    alert = session.exec(
+        select(Alert)
+        .where(Alert.watch_id == spec.id)
+        .where(Alert.kind == note["kind"])
+        .where(Alert.interval_start == start)
+    ).one()
+    if muted or not spec.recipients:
+        return alert
+    rendered = render_alert(
+        watch_id=spec.id,
+        label=spec.label,
+        note=note,
+        series=_series(state)[0],
+        expected=_series(state)[1],
+        articles=_top_articles(session, spec, note, t + cfg.interval_seconds),
+        recipients=spec.recipients,
+        mail_from=mail_from,
+        matcher=spec.matcher,
+        interval_start=start,
+        now=now,
+        unsubscribe_url=unsubscribe_url,
+    )
+    held = spec.quiet_hours is not None and spec.quiet_hours.contains(now)
+    session.execute(
+        insert_ignore(
+            session,
+            OutboxMessage,
+            {
+                "message_id": rendered.message_id,
+                "kind": "alert",
+                "recipients": list(spec.recipients),
+                "subject": rendered.subject,
+                "raw": rendered.as_bytes(),
+                "status": "held" if held else "pending",
+                "attempts": 0,
+                "created_at": now,
+            },
+            conflict=["message_id"],
+        )
+    )
+    alert.details = {**alert.details, "message_id": rendered.message_id, "held": held}
+    session.add(alert)
+    return alert
+
+
+def _series(state: dict[str, Any]) -> tuple[list[float], list[float]]:
+    m = state.get("m", [])[-SERIES_POINTS:]
+    a = state.get("a", [])[-SERIES_POINTS:]
+    odds = (state.get("base") or {}).get("odds", 0.0)
+    return [float(x) for x in m], [odds * max(0, y - x) for x, y in zip(m, a, strict=False)]
+
+
+def _top_articles(
+    session: Session, spec: WatchSpec, note: dict[str, Any], end: int
+) -> list[ArticleSummary]:
+    start = note.get("burst_start")
+    lo = (
+        datetime.fromisoformat(start.replace("Z", "+00:00"))
+        if isinstance(start, str)
+        else datetime.fromtimestamp(end - 6 * 3600, UTC)
+    )
+    hi = datetime.fromtimestamp(end, UTC)
+    rows = session.exec(
+        select(Article, Mention)
+        .join(Mention, Mention.article_id == Article.id)  # type: ignore[arg-type]
+        .where(Mention.watch_id == spec.id)
+        .where(Mention.seen_at >= lo)  # type: ignore[operator]
+        .where(Mention.seen_at < hi)  # type: ignore[operator]
+        .order_by(Mention.seen_at.desc())  # type: ignore[attr-defined]
+        .limit(TOP_CANDIDATES)
+    ).all()
+    out: list[ArticleSummary] = []
+    seen_outlets: defaultdict[str, int] = defaultdict(int)
+    for art, men in rows:
+        copies = 0
+        if art.story_id is not None:
+            copies = (
+                session.exec(
+                    select(func.count())
+                    .select_from(Article)
+                    .where(Article.story_id == art.story_id)
+                ).one()
+                - 1
+            )
+        else:
+            copies = session.exec(
+                select(func.count()).select_from(Article).where(Article.copy_of_id == art.id)
+            ).one()
+        seen_outlets[art.outlet_id] += 1
+        out.append(
+            ArticleSummary(
+                title=art.title or art.feed_title or "(untitled)",
+                url=art.canonical_url or art.url,
+                outlet=art.outlet_id,
+                time=_aware(art.published) or _aware(men.seen_at),
+                text=(art.body or "")[:5000],
+                copies=max(0, int(copies)),
+            )
+        )
+    # Spread across outlets first (one per outlet), then the rest, keeping recency order.
+    first: list[ArticleSummary] = []
+    rest: list[ArticleSummary] = []
+    used: set[str] = set()
+    for a in out:
+        (rest if a.outlet in used else first).append(a)
+        used.add(a.outlet)
+    return (first + rest)[:10]
+
+
+# -- quiet hours ------------------------------------------------------------------------------
+
+
+def _held_watch(raw: bytes) -> str | None:
+    headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
+    value = headers.get("X-Newswatch-Watch")
+    return str(value) if value else None
+
+
+def _plain_text(raw: bytes) -> str:
+    msg = BytesParser(policy=SMTP_POLICY).parsebytes(raw)
+    part = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    return part.get_content() if part is not None else ""
+
+
+def release_held(
+    session: Session, *, watches: Sequence[WatchSpec], now: datetime, mail_from: str = DEFAULT_FROM
+) -> int:
+    """Alerts held in quiet hours go out once the window ends: one as is, several as a digest."""
+    by_id = {w.id: w for w in watches}
+    held = session.exec(
+        select(OutboxMessage).where(OutboxMessage.status == "held").order_by(OutboxMessage.id)  # type: ignore[arg-type]
+    ).all()
+    groups: dict[str, list[OutboxMessage]] = defaultdict(list)
+    for msg in held:
+        wid = _held_watch(msg.raw) or ""
+        spec = by_id.get(wid)
+        if spec is not None and spec.quiet_hours is not None and spec.quiet_hours.contains(now):
+            continue  # still quiet
+        groups[wid].append(msg)
+    released = 0
+    for wid, msgs in groups.items():
+        if len(msgs) == 1:
+            msgs[0].status = "pending"
+            msgs[0].next_attempt_at = None
+            session.add(msgs[0])
+            released += 1
+            continue
+        spec = by_id.get(wid)
+        recipients = sorted({r for m in msgs for r in m.recipients})
+        digest = render_digest(
+            watch_id=wid,
+            label=spec.label if spec else wid,
+            parts=[(m.subject, _plain_text(m.raw)) for m in msgs],
+            recipients=recipients,
+            mail_from=mail_from,
+            now=now,
+            key="|".join(m.message_id for m in msgs),
+        )
+        session.execute(
+            insert_ignore(
+                session,
+                OutboxMessage,
+                {
+                    "message_id": digest.message_id,
+                    "kind": "digest",
+                    "recipients": recipients,
+                    "subject": digest.subject,
+                    "raw": digest.as_bytes(),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                },
+                conflict=["message_id"],
+            )
+        )
+        for m in msgs:
+            m.status = "merged"
+            m.last_error = f"sent in digest {digest.message_id}"
+            session.add(m)
+        released += 1
+    session.flush()
+    return released
+
+
+def recent_alerts(session: Session, *, watch_id: str | None = None, limit: int = 50) -> list[Alert]:
+    stmt = select(Alert).order_by(Alert.interval_start.desc(), Alert.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
+    if watch_id:
+        stmt = stmt.where(Alert.watch_id == watch_id)
+    return list(session.exec(stmt).all())
+
+
+__all__ = [
+    "backfill_mentions",
+    "evaluate_watches",
+    "record_mentions",
+    "recent_alerts",
+    "release_held",
+    "story_key",
+]

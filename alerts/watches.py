@@ -1,0 +1,359 @@
+"""Keyword watches: load, validate and save the watches TOML file, and mirror it into the DB."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+from sqlmodel import Session
+
+from alerts.terms import Matcher, compile_terms
+from storage.models import Watch as WatchRow
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}$")
+QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(\S+))?$")
+ALLOWED_KEYS = {
+    "id",
+    "terms",
+    "outlets",
+    "languages",
+    "recipients",
+    "sensitivity",
+    "quiet_hours",
+    "muted_until",
+}
+MAX_WATCHES = 10_000
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+class WatchError(ValueError):
+    """A watches file or watch definition that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (in a time zone, UTC by default) during which alerts are held."""
+
+    start: time
+    end: time
+    tz: str = "UTC"
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        m = QUIET_RE.match(text.strip())
+        if not m:
+            raise ValueError('expected "HH:MM-HH:MM" optionally followed by a time zone')
+        h1, m1, h2, m2, tz = m.groups()
+        try:
+            start, end = time(int(h1), int(m1)), time(int(h2), int(m2))
+        except ValueError as exc:
+            raise ValueError(f"bad clock time: {exc}") from None
+        tz = tz or "UTC"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {tz!r}") from None
+        return cls(start, end, tz)
+
+    def __str__(self) -> str:
+        base = f"{self.start:%H:%M}-{self.end:%H:%M}"
+        return base if self.tz == "UTC" else f"{base} {self.tz}"
+
+    def contains(self, now: datetime) -> bool:
+        local = now.astimezone(ZoneInfo(self.tz)).time().replace(tzinfo=None)
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # wraps midnight
+
+    def ends_after(self, now: datetime) -> datetime:
+        """The first moment after `now` outside the window (UTC)."""
+        if not self.contains(now):
+            return now
+        zone = ZoneInfo(self.tz)
+        local = now.astimezone(zone)
+        candidate = local.replace(
+            hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0
+        )
+        if candidate <= local:
+            candidate += timedelta(days=1)
+        return candidate.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """One watch as defined in the TOML file."""
+
+    id: str
+    terms: tuple[str, ...]
+    recipients: tuple[str, ...] = ()
+    outlets: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    sensitivity: float = 1.0
+    quiet_hours: QuietHours | None = None
+    muted_until: datetime | None = None
+    matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.matcher is None:
+            object.__setattr__(self, "matcher", compile_terms(self.terms))
+
+    @property
+    def label(self) -> str:
+        return self.terms[0].rstrip("*").strip() if self.terms else self.id
+
+    def muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
+
+    def applies_to(self, *, outlet_id: str | None, language: str | None) -> bool:
+        if self.outlets and outlet_id not in self.outlets:
+            return False
+        return not (self.languages and (language or "").lower() not in self.languages)
+
+    def to_toml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "terms": list(self.terms)}
+        if self.recipients:
+            out["recipients"] = list(self.recipients)
+        if self.outlets:
+            out["outlets"] = list(self.outlets)
+        if self.languages:
+            out["languages"] = list(self.languages)
+        if self.sensitivity != 1.0:
+            out["sensitivity"] = self.sensitivity
+        if self.quiet_hours is not None:
+            out["quiet_hours"] = str(self.quiet_hours)
+        if self.muted_until is not None:
+            out["muted_until"] = self.muted_until.astimezone(UTC)
+        return out
+
+
+def _str_list(where: str, key: str, value: Any, *, check: Any = None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise WatchError(f"{where}: key '{key}' must be a list of strings")
+    out = []
+    for v in value:
+        v = v.strip()
+        if not v or "\r" in v or "\n" in v:
+            raise WatchError(f"{where}: key '{key}' has an empty or multi-line entry")
+        if check is not None and not check(v):
+            raise WatchError(f"{where}: key '{key}' has an invalid entry {v!r}")
+        out.append(v)
+    return tuple(dict.fromkeys(out))
+
+
+def parse_watch(data: Any, *, where: str = "watch") -> WatchSpec:
+    """Validate one watch table; errors name the watch and the key."""
+    if not isinstance(data, dict):
+        raise WatchError(f"{where}: must be a table")
+    wid = data.get("id")
+    if not isinstance(wid, str) or not ID_RE.match(wid):
+        raise WatchError(f"{where}: key 'id' must match {ID_RE.pattern} (got {wid!r})")
+    where = f"{where} '{wid}'"
+    unknown = sorted(set(data) - ALLOWED_KEYS)
+    if unknown:
+        raise WatchError(f"{where}: unknown key '{unknown[0]}'")
+    if "terms" not in data:
+        raise WatchError(f"{where}: key 'terms' is required")
+    terms = _str_list(where, "terms", data["terms"])
+    if not terms:
+        raise WatchError(f"{where}: key 'terms' must not be empty")
+    try:
+        matcher = compile_terms(terms)
+    except ValueError as exc:
+        raise WatchError(f"{where}: key 'terms': {exc}") from None
+    recipients = _str_list(
+        where, "recipients", data.get("recipients", []), check=lambda v: EMAIL_RE.match(v)
+    )
+    outlets = _str_list(where, "outlets", data.get("outlets", []))
+    languages = tuple(
+        v.lower()
+        for v in _str_list(
+            where, "languages", data.get("languages", []), check=lambda v: len(v) <= 8
+        )
+    )
+    sens = data.get("sensitivity", 1.0)
+    if isinstance(sens, bool) or not isinstance(sens, int | float) or not 0.1 <= sens <= 10:
+        raise WatchError(f"{where}: key 'sensitivity' must be a number in [0.1, 10]")
+    quiet = None
+    if data.get("quiet_hours") not in (None, ""):
+        if not isinstance(data["quiet_hours"], str):
+            raise WatchError(f"{where}: key 'quiet_hours' must be a string like \"22:00-07:00\"")
+        try:
+            quiet = QuietHours.parse(data["quiet_hours"])
+        except ValueError as exc:
+            raise WatchError(f"{where}: key 'quiet_hours': {exc}") from None
+    muted = data.get("muted_until")
+    if isinstance(muted, str) and muted:
+        try:
+            muted = datetime.fromisoformat(muted.replace("Z", "+00:00"))
+        except ValueError:
+            raise WatchError(f"{where}: key 'muted_until' is not an ISO 8601 datetime") from None
+    if muted in ("", None):
+        muted = None
+    elif not isinstance(muted, datetime) or muted.tzinfo is None:
+        raise WatchError(f"{where}: key 'muted_until' must be a datetime with a UTC offset")
+    else:
+        muted = muted.astimezone(UTC)
+    return WatchSpec(
+        id=wid,
+        terms=terms,
+        recipients=recipients,
+        outlets=outlets,
+        languages=languages,
+        sensitivity=float(sens),
+        quiet_hours=quiet,
+        muted_until=muted,
+        matcher=matcher,
+    )
+
+
+def parse_watches(text: str, *, source: str = "watches") -> list[WatchSpec]:
+    """Parse a whole watches TOML document: `[[watch]]` tables, unique ids."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise WatchError(f"{source}: not valid TOML: {exc}") from None
+    unknown = sorted(set(doc) - {"watch"})
+    if unknown:
+        raise WatchError(f"{source}: unknown key '{unknown[0]}' (watches are [[watch]] tables)")
+    tables = doc.get("watch", [])
+    if not isinstance(tables, list):
+        raise WatchError(f"{source}: key 'watch' must be an array of tables ([[watch]])")
+    if len(tables) > MAX_WATCHES:
+        raise WatchError(f"{source}: more than {MAX_WATCHES} watches")
+    seen: set[str] = set()
+    out = []
+    for i, table in enumerate(tables):
+        spec = parse_watch(table, where=f"{source}: watch #{i + 1}")
+        if spec.id in seen:
+            raise WatchError(f"{source}: key 'id': duplicate watch id '{spec.id}'")
+        seen.add(spec.id)
+        out.append(spec)
+    return out
+
+
+def load_watches(path: Path) -> list[WatchSpec]:
+    """Load and validate the watches file; a missing file means no watches."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise WatchError(f"{path.name}: larger than {MAX_FILE_BYTES} bytes")
+    return parse_watches(path.read_text(encoding="utf-8"), source=path.name)
+
+
+def dump_watches(watches: list[WatchSpec]) -> str:
+    return tomli_w.dumps({"watch": [w.to_toml() for w in watches]})
+
+
+def save_watches(path: Path, watches: list[WatchSpec]) -> None:
+    """Write the file atomically (temp file + rename) so a reader never sees half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dump_watches(watches)
+    parse_watches(text, source=path.name)  # never write what we could not read back
+    fd, tmp = tempfile.mkstemp(prefix=".watches-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def add_watch(path: Path, spec: WatchSpec) -> list[WatchSpec]:
+    watches = load_watches(path)
+    if any(w.id == spec.id for w in watches):
+        raise WatchError(f"{Path(path).name}: key 'id': watch '{spec.id}' already exists")
+    watches.append(spec)
+    save_watches(path, watches)
+    return watches
+
+
+def remove_watch(path: Path, watch_id: str) -> list[WatchSpec]:
+    watches = load_watches(path)
+    kept = [w for w in watches if w.id != watch_id]
+    if len(kept) == len(watches):
+        raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
+    save_watches(path, kept)
+    return kept
+
+
+def mute_watch(path: Path, watch_id: str, until: datetime | None) -> WatchSpec:
+    """Mute until a moment (None unmutes)."""
+    watches = load_watches(path)
+    for i, w in enumerate(watches):
+        if w.id == watch_id:
+            watches[i] = replace(w, muted_until=until.astimezone(UTC) if until else None)
+            save_watches(path, watches)
+            return watches[i]
+    raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
+
+
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "30m", "6h", "3d", "1w" → timedelta."""
+    m = DURATION_RE.match(text.lower())
+    if not m:
+        raise ValueError(f"bad duration {text!r}; use e.g. 30m, 6h, 3d, 1w")
+    value = float(m.group(1))
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    if value <= 0 or value * unit > 366 * 86400:
+        raise ValueError("duration must be positive and at most a year")
+    return timedelta(seconds=value * unit)
+
+
+def sync_watches(session: Session, watches: list[WatchSpec], now: datetime) -> dict[str, WatchRow]:
+    """Mirror watch definitions into the `watches` table, keeping each row's detector state.
+
+    Rows of watches no longer in the file are left alone: mentions and alerts refer to them.
+    """
+    rows: dict[str, WatchRow] = {}
+    for spec in watches:
+        row = session.get(WatchRow, spec.id)
+        if row is None:
+            row = WatchRow(id=spec.id, updated_at=now, detector_state={})
+        changed = (
+            list(row.terms) != list(spec.terms)
+            or list(row.outlets) != list(spec.outlets)
+            or list(row.languages) != list(spec.languages)
+            or list(row.recipients) != list(spec.recipients)
+            or row.sensitivity != spec.sensitivity
+            or row.quiet_hours != (str(spec.quiet_hours) if spec.quiet_hours else None)
+            or _aware(row.muted_until) != spec.muted_until
+        )
+        if changed or row.updated_at is None:
+            row.terms = list(spec.terms)
+            row.outlets = list(spec.outlets)
+            row.languages = list(spec.languages)
+            row.recipients = list(spec.recipients)
+            row.sensitivity = spec.sensitivity
+            row.quiet_hours = str(spec.quiet_hours) if spec.quiet_hours else None
+            row.muted_until = spec.muted_until
+            row.updated_at = now
+            session.add(row)
+        rows[spec.id] = row
+    session.flush()
+    return rows
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back naive; they were stored as UTC.
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt

@@ -1,0 +1,421 @@
+"""Dedup benchmark: near-copy quality on a generated labelled set, and index cost at 10k-1M articles.
+
+Run: .venv/bin/python bench/dedup.py [--sizes 10000,100000,1000000] [--probes 200]
+Writes bench/results/dedup.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from sqlmodel import Session  # noqa: E402
+
+from sources.urls import canonical_url, url_hash  # noqa: E402
+from storage import minhash as mh  # noqa: E402
+from storage.db import create_all, make_engine, session_scope  # noqa: E402
+from storage.dedup import apply_dedup, ensure_article, index_insert, index_lookup  # noqa: E402
+from storage.models import Article  # noqa: E402
+
+CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS_DIR", REPO_ROOT / ".." / "shared" / "corpus"))
+EVENTS = REPO_ROOT / "tests" / "fixtures" / "dedup" / "events.json"
+RESULTS = REPO_ROOT / "bench" / "results" / "dedup.json"
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+OUTLETS = [
+    (
+        "herald",
+        "By {name} | Herald staff",
+        "Copyright 2024 The Herald. All rights reserved. "
+        "Sign up for our morning newsletter to get the day's top stories in your inbox. "
+        "Read more: Ten things to know today; Weather; Markets; Opinion.",
+    ),
+    (
+        "review",
+        "GLOBAL REVIEW — reposted. Author: {name}",
+        "Support independent journalism: "
+        "donate today. Follow Global Review on Telegram and VK. Comments are moderated. "
+        "Views: 1,204. Tags: world, politics, analysis.",
+    ),
+    (
+        "tribune",
+        "{name}, Tribune wire desk",
+        "This article was provided by a news agency. "
+        "(c) Tribune Media Group. You may also like: How the markets closed; "
+        "The week in pictures; Letters to the editor.",
+    ),
+    (
+        "zeitung",
+        "Von {name}",
+        "Alle Rechte vorbehalten. Mehr zum Thema lesen Sie in unserem "
+        "Newsletter. Anzeige. Weitere Artikel aus dem Ressort Politik.",
+    ),
+]
+NAMES = ["Maria Lopez", "John Smith", "Anna Petrova", "Karl Weber", "Li Wei", "Sara Cohen"]
+
+
+# ---------------------------------------------------------------- labelled set
+
+
+def load_bases(limit: int) -> list[dict[str, str]]:
+    gt = json.loads((CORPUS / "scrapinghub" / "ground-truth.json").read_text(encoding="utf-8"))
+    bases = []
+    for key in sorted(gt):
+        body = gt[key].get("articleBody") or ""
+        if len(body.split()) >= 80:
+            title = body.split(".")[0][:120]
+            bases.append(
+                {
+                    "key": key[:12],
+                    "url": gt[key].get("url") or f"https://x.example/{key}",
+                    "title": title,
+                    "body": body,
+                }
+            )
+    return bases[:limit]
+
+
+def edit(body: str, fraction: float, rng: random.Random, vocab: list[str]) -> str:
+    """Change `fraction` of the words: word swaps, deletions, insertions and rewritten spans."""
+    words = body.split(" ")
+    budget = max(1, round(len(words) * fraction))
+    while budget > 0:
+        op = rng.random()
+        i = rng.randrange(len(words))
+        if op < 0.45:
+            words[i] = rng.choice(vocab)
+            budget -= 1
+        elif op < 0.6 and len(words) > 20:
+            del words[i]
+            budget -= 1
+        elif op < 0.75:
+            words.insert(i, rng.choice(vocab))
+            budget -= 1
+        else:  # a rewritten clause
+            n = min(budget, rng.randint(3, 8))
+            words[i : i + n] = [rng.choice(vocab) for _ in range(n)]
+            budget -= n
+    return " ".join(words)
+
+
+def wrap(body: str, outlet: int, rng: random.Random) -> str:
+    _, byline, footer = OUTLETS[outlet]
+    return f"{byline.format(name=rng.choice(NAMES))}\n\n{body}\n\n{footer}"
+
+
+def quality(limit: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    bases = load_bases(limit)
+    vocab = [w for b in bases for w in b["body"].split()]
+    tmp = Path(tempfile.mkdtemp(prefix="nw-dedup-q-"))
+    engine = make_engine(f"sqlite:///{tmp / 'q.db'}")
+    create_all(engine)
+    clock = [T0]
+
+    def ingest(
+        url: str,
+        outlet: str,
+        title: str,
+        body: str,
+        published: datetime | None = None,
+        synd: list[str] | None = None,
+    ) -> tuple[int, Any]:
+        clock[0] += timedelta(seconds=30)
+        canon = canonical_url(url)
+        with session_scope(engine) as s:
+            a = ensure_article(
+                s, url=url, canonical=canon, url_key=url_hash(canon), outlet_id=outlet, now=clock[0]
+            )
+            if published is not None:
+                a.published = published
+            res = apply_dedup(
+                s,
+                article=a,
+                title=title,
+                body=body,
+                syndicated_from=synd or [],
+                page_canonical_url=None,
+                now=clock[0],
+                canonicalize=canonical_url,
+            )
+            assert a.id is not None
+            return a.id, res
+
+    originals: dict[int, int] = {}  # base index -> article id
+    for i, b in enumerate(bases):  # each outlet wraps its own articles in its own boilerplate
+        originals[i], _ = ingest(b["url"], "wire", b["title"], b["body"])
+    false_merge_originals = 0
+    with Session(engine) as s:
+        false_merge_originals = sum(
+            1 for aid in originals.values() if (s.get(Article, aid).copy_of_id is not None)
+        )
+
+    # URL variants of the originals must resolve to the same article
+    url_ok = url_total = 0
+    for i, b in enumerate(bases):
+        for variant in (
+            b["url"] + ("&" if "?" in b["url"] else "?") + "utm_source=rss&fbclid=7",
+            b["url"] + "#comments",
+        ):
+            canon = canonical_url(variant)
+            with session_scope(engine) as s:
+                a = ensure_article(
+                    s,
+                    url=variant,
+                    canonical=canon,
+                    url_key=url_hash(canon),
+                    outlet_id="wire",
+                    now=clock[0],
+                )
+                url_ok += a.id == originals[i]
+                url_total += 1
+
+    # near copies: syndicated with other boilerplate and bylines, 1-10% edits, added paragraphs
+    copies = []
+    for i, b in enumerate(bases):
+        for kind, frac in (
+            ("syndicated", 0.0),
+            ("edit", 0.01),
+            ("edit", 0.03),
+            ("edit", 0.05),
+            ("edit", 0.10),
+            ("added_paragraph", 0.02),
+        ):
+            body = edit(b["body"], frac, rng, vocab) if frac else b["body"]
+            if kind == "added_paragraph":
+                other = bases[(i + 7) % len(bases)]["body"].split("\n")[0]
+                body = body + "\n\n" + " ".join(other.split()[:60])
+            copies.append((i, kind, frac, body))
+    rng.shuffle(copies)
+    tp = wrong = missed = 0
+    by_level: dict[str, list[int]] = {}
+    for n, (i, kind, frac, body) in enumerate(copies):
+        o = n % len(OUTLETS)
+        url = f"https://{OUTLETS[o][0]}.example/{bases[i]['key']}/{kind}-{frac}"
+        _, res = ingest(url, OUTLETS[o][0], bases[i]["title"], wrap(body, o, rng))
+        label = f"{kind}" if kind != "edit" else f"edit {int(frac * 100)}%"
+        hit = res.copy_of_id == originals[i]
+        by_level.setdefault(label, []).append(int(hit))
+        if hit:
+            tp += 1
+        elif res.copy_of_id is not None:
+            wrong += 1
+        else:
+            missed += 1
+
+    # updated versions at the same URL
+    version_ok = 0
+    for i, b in enumerate(bases):
+        updated = edit(b["body"], 0.02, rng, vocab) + "\n\nThis article has been updated."
+        _, res = ingest(b["url"], "wire", b["title"], updated)
+        version_ok += res.kind == "version"
+
+    # different articles on the same topic, sharing one outlet's boilerplate: must not merge
+    events = json.loads(EVENTS.read_text(encoding="utf-8"))["articles"]
+    same_topic_merges = 0
+    story_of: dict[str, int | None] = {}
+    for a in sorted(events, key=lambda a: a["published"]):
+        pub = datetime.fromisoformat(a["published"])
+        clock[0] = max(clock[0], pub)
+        aid, res = ingest(
+            f"https://{a['outlet']}.example/{a['key']}",
+            a["outlet"],
+            a["title"],
+            wrap(a["body"], 0, rng),
+            published=pub,
+        )
+        same_topic_merges += res.copy_of_id is not None or bool(res.relinked)
+        story_of[a["key"]] = res.story_id
+    pairs = same_story_ok = 0
+    for x in events:
+        for y in events:
+            if x["key"] < y["key"]:
+                pairs += 1
+                same_story_ok += (x["event"] == y["event"]) == (
+                    story_of[x["key"]] == story_of[y["key"]]
+                )
+    engine.dispose()
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+    fp = wrong + false_merge_originals
+    return {
+        "bases": len(bases),
+        "near_copies": len(copies),
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / len(copies),
+        "wrong_links": wrong,
+        "missed": missed,
+        "recall_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_level.items())},
+        "url_variants_ok": f"{url_ok}/{url_total}",
+        "versions_ok": f"{version_ok}/{len(bases)}",
+        "same_topic_articles": len(events),
+        "same_topic_false_merges": same_topic_merges,
+        "story_pairs_correct": f"{same_story_ok}/{pairs}",
+    }
+
+
+# ---------------------------------------------------------------- cost growth
+
+
+def _bulk_load(path: Path, n: int, rng: np.random.Generator, chunk: int = 20_000) -> np.ndarray:
+    """Fill lsh_buckets and minhash_signatures with n synthetic signatures; return a sample."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys=OFF")  # synthetic index rows need no article rows
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-400000")
+    keep = np.empty((0, mh.NUM_PERM), dtype=np.uint32)
+    for start in range(1, n + 1, chunk):
+        stop = min(n + 1, start + chunk)
+        sigs = rng.integers(0, 2**32 - 1, size=(stop - start, mh.NUM_PERM), dtype=np.uint32)
+        if start == 1:
+            keep = sigs[:1000].copy()
+        conn.executemany(
+            "INSERT INTO minhash_signatures(article_id, signature) VALUES (?, ?)",
+            ((start + j, mh.to_bytes(sigs[j])) for j in range(len(sigs))),
+        )
+        conn.executemany(
+            "INSERT INTO lsh_buckets(band, bucket, article_id) VALUES (?, ?, ?)",
+            (
+                (band, key, start + j)
+                for j in range(len(sigs))
+                for band, key in enumerate(mh.band_keys(sigs[j]))
+            ),
+        )
+        conn.commit()
+    conn.close()
+    return keep
+
+
+def cost(sizes: list[int], probes: int, seed: int) -> list[dict[str, Any]]:
+    rows = []
+    rng = np.random.default_rng(seed)
+    for n in sizes:
+        tmp = Path(tempfile.mkdtemp(prefix="nw-dedup-c-"))
+        db = tmp / "cost.db"
+        engine = make_engine(f"sqlite:///{db}")
+        create_all(engine)
+        engine.dispose()
+        t0 = time.perf_counter()
+        sample = _bulk_load(db, n, rng)
+        build_s = time.perf_counter() - t0
+        size_bytes = sum(f.stat().st_size for f in tmp.iterdir())
+        engine = make_engine(f"sqlite:///{db}")
+        base_id = 10_000_000
+        with session_scope(engine) as s:  # probe articles must exist (foreign keys are on)
+            for k in range(probes):
+                s.add(
+                    Article(
+                        id=base_id + k,
+                        outlet_id="bench",
+                        url=f"https://b.example/{k}",
+                        canonical_url=f"https://b.example/{k}",
+                        url_hash=f"{k:064d}",
+                        first_seen_at=T0,
+                    )
+                )
+        times, found = [], 0
+        for k in range(probes):
+            if k % 4 == 0:  # a near copy of an indexed article: the verification path runs
+                sig = sample[k % len(sample)].copy()
+                idx = rng.choice(mh.NUM_PERM, size=mh.NUM_PERM // 10, replace=False)
+                sig[idx] = rng.integers(0, 2**32 - 1, size=len(idx), dtype=np.uint32)
+            else:
+                sig = rng.integers(0, 2**32 - 1, size=mh.NUM_PERM, dtype=np.uint32)
+            start = time.perf_counter()
+            with session_scope(engine) as s:
+                hits = index_lookup(s, sig)
+                index_insert(s, base_id + k, sig)
+            times.append(time.perf_counter() - start)
+            found += bool(hits) and k % 4 == 0
+        engine.dispose()
+        rows.append(
+            {
+                "indexed": n,
+                "build_seconds": round(build_s, 1),
+                "median_ms": round(statistics.median(times) * 1000, 3),
+                "p95_ms": round(sorted(times)[int(len(times) * 0.95) - 1] * 1000, 3),
+                "disk_bytes_per_article": round(size_bytes / n),
+                "near_probes_found": f"{found}/{(probes + 3) // 4}",
+            }
+        )
+        for f in tmp.iterdir():
+            f.unlink()
+        tmp.rmdir()
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--probes", type=int, default=200)
+    ap.add_argument("--bases", type=int, default=1000, help="at most this many corpus articles")
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--skip-cost", action="store_true")
+    args = ap.parse_args()
+    started = time.perf_counter()
+    q = quality(args.bases, args.seed)
+    sizes = [] if args.skip_cost else [int(x) for x in args.sizes.split(",") if x.strip()]
+    c = cost(sizes, args.probes, args.seed)
+    ratio = c[-1]["median_ms"] / c[0]["median_ms"] if len(c) > 1 else None
+    result = {
+        "quality": q,
+        "cost": c,
+        "ratio_largest_to_smallest": round(ratio, 2) if ratio else None,
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "seconds": round(time.perf_counter() - started, 1),
+        "params": {
+            "num_perm": mh.NUM_PERM,
+            "bands": mh.BANDS,
+            "rows": mh.ROWS,
+            "shingle_k": mh.SHINGLE_K,
+            "threshold": 0.8,
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+    print("## dedup quality\n")
+    print("| metric | value | target |\n|---|---|---|")
+    print(f"| near-copy precision | {q['precision']:.4f} | >= 0.99 |")
+    print(f"| near-copy recall | {q['recall']:.4f} | >= 0.95 |")
+    print(f"| same-topic false merges | {q['same_topic_false_merges']} | 0 |")
+    for k, v in q["recall_by_kind"].items():
+        print(f"| recall: {k} | {v:.3f} | |")
+    print(f"| URL variants resolved | {q['url_variants_ok']} | all |")
+    print(f"| updated versions detected | {q['versions_ok']} | all |")
+    print(f"| story pairs correct (same-topic set) | {q['story_pairs_correct']} | all |")
+    print("\n## dedup index cost (SQLite, check + insert + commit per article)\n")
+    print("| indexed | build s | median ms | p95 ms | disk B/article | near probes found |")
+    print("|---|---|---|---|---|---|")
+    for r in c:
+        print(
+            f"| {r['indexed']:,} | {r['build_seconds']} | {r['median_ms']} | {r['p95_ms']} | "
+            f"{r['disk_bytes_per_article']} | {r['near_probes_found']} |"
+        )
+    if ratio:
+        print(f"\nlargest/smallest median ratio: {ratio:.2f} (target <= 2)")
+    print(
+        f"max RSS {result['max_rss_mb']} MB (the index lives in the database, not in memory); "
+        f"total {result['seconds']} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

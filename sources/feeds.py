@@ -1,0 +1,299 @@
+"""Feed parsing: feedparser on bytes (never a URL), with stable entry keys, clamped dates and safe XML."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+
+from sources.urls import canonical_url
+
+# Header names feedparser may use; anything else (Content-Encoding above all: the client has
+# already decoded the body) must not reach it.
+_PASSED_HEADERS = ("content-type", "content-language", "content-location")
+
+_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
+
+_PROLOG_END = re.compile(rb"<[A-Za-z_]")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE\s+html|<html)", re.I | re.S)
+
+
+class FeedParseError(Exception):
+    """The bytes are not a usable feed (HTML page, empty body, or broken XML without entries)."""
+
+
+@dataclass
+class ParsedEntry:
+    """One entry, with the key that identifies it within its feed across polls."""
+
+    key: str
+    guid: str | None
+    link: str | None
+    title: str | None
+    summary: str | None
+    published: datetime
+    published_raw: str | None
+    updated: datetime | None
+    updated_raw: str | None = None
+
+
+@dataclass
+class ParsedFeed:
+    title: str | None
+    entries: list[ParsedEntry] = field(default_factory=list)
+    ttl_seconds: int | None = None
+    sy_period_seconds: int | None = None
+    bozo: bool = False
+    error: str | None = None
+    total_entries: int = 0
+
+
+def strip_doctype(data: bytes) -> bytes:
+    """Remove every DOCTYPE (with its internal subset) from the prolog of ASCII-compatible XML.
+
+    Entity declarations are how billion-laughs, XXE and external-DTD attacks get in; feeds have
+    no legitimate need for them, and feedparser's loose parser copes with HTML entities anyway.
+    """
+    end = _PROLOG_END.search(data)
+    limit = end.start() if end else len(data)
+    prolog, rest = data[:limit], data[limit:]
+    while True:
+        m = _DOCTYPE.search(prolog)
+        if not m:
+            return prolog + rest
+        i, depth, quote = m.end(), 0, 0
+        while i < len(prolog):
+            ch = prolog[i]
+            if quote:
+                if ch == quote:
+                    quote = 0
+            elif ch in (0x22, 0x27):
+                quote = ch
+            elif ch == 0x5B:  # [
+                depth += 1
+            elif ch == 0x5D:  # ]
+                depth -= 1
+            elif ch == 0x3E and depth <= 0:  # >
+                break
+            i += 1
+        if i >= len(prolog):
+            # Unterminated DOCTYPE swallowing the document: nothing safe to hand on.
+            raise FeedParseError("unterminated DOCTYPE")
+        prolog = prolog[: m.start()] + prolog[i + 1 :]
+
+
+def _to_ascii_compatible(data: bytes) -> bytes:
+    """UTF-16/32 bodies are re-encoded to UTF-8 so the DOCTYPE scan sees them; others pass."""
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            text = data[len(bom) :].decode(codec, "replace")
+            return _fix_declared_encoding(text).encode("utf-8")
+    head = data[:4]
+    if head in (b"<\x00?\x00", b"\x00<\x00?"):
+        codec = "utf-16-le" if head[0] == 0x3C else "utf-16-be"
+        return _fix_declared_encoding(data.decode(codec, "replace")).encode("utf-8")
+    return data
+
+
+def _fix_declared_encoding(text: str) -> str:
+    return re.sub(r"^(<\?xml[^>]*?encoding=)(['\"])[^'\"]*\2", r"\1\2utf-8\2", text, count=1)
+
+
+def _headers_for_feedparser(headers: Mapping[str, str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if name.lower() in _PASSED_HEADERS:
+            out[name.lower()] = value
+    ctype = out.get("content-type", "")
+    if ctype.split(";")[0].strip().lower() == "text/xml" and "charset" not in ctype.lower():
+        # RFC 3023 made this US-ASCII; RFC 7303 and every real server mean "look at the XML".
+        out["content-type"] = "application/xml"
+    return out
+
+
+def _clamp_date(parsed: Any, raw: str | None, now: datetime) -> tuple[datetime | None, bool]:
+    """A feedparser time tuple as aware UTC; (None, False) when missing, garbage or future."""
+    if not parsed:
+        return None, False
+    try:
+        value = datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None, False
+    if value > now or value.year < 1990:
+        return None, False
+    return value, True
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _digest(*parts: str | None) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part or "").encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return h.hexdigest()[:40]
+
+
+def entry_keys(raw: list[tuple[str | None, str | None, str | None, str | None]]) -> list[str]:
+    """Keys for (guid, link, title, content) tuples: GUID, else link, else a content hash.
+
+    A GUID or link shared by several entries of one document identifies none of them, so those
+    entries fall through to the next choice; the key stays the same on the next poll because it
+    depends only on the entry itself and on which values are shared.
+    """
+    raw = [(g, canonical_url(lk) if lk else None, t, c) for g, lk, t, c in raw]
+    guids = Counter(g for g, _, _, _ in raw if g)
+    links = Counter(lk for _, lk, _, _ in raw if lk)
+    keys = []
+    for guid, link, title, content in raw:
+        if guid and guids[guid] == 1:
+            keys.append("g:" + _digest(guid))
+        elif guid and link and links[link] == 1:
+            keys.append("gl:" + _digest(guid, link))
+        elif guid:
+            keys.append("gh:" + _digest(guid, link, title, content))
+        elif link and links[link] == 1:
+            keys.append("l:" + _digest(link))
+        else:
+            keys.append("h:" + _digest(link, title, content))
+    return keys
+
+
+def parse_feed(
+    content: bytes,
+    headers: Mapping[str, str] | None = None,
+    *,
+    base_url: str | None,
+    now: datetime,
+    max_entries: int = 500,
+) -> ParsedFeed:
+    """Parse feed bytes; raises FeedParseError for HTML, empty bodies and bozo without entries."""
+    if not content or not content.strip():
+        raise FeedParseError("empty response body")
+    data = _to_ascii_compatible(content)
+    if _HTML_START.match(data[:4096].lstrip(b"\xef\xbb\xbf")):
+        raise FeedParseError("got an HTML page, not a feed")
+    data = strip_doctype(data)
+    fp_headers = _headers_for_feedparser(headers)
+    if base_url and "content-location" not in fp_headers:
+        fp_headers["content-location"] = base_url
+    # A file object, never bytes or str: given those, feedparser tries URLs and file paths.
+    result = feedparser.parse(io.BytesIO(data), response_headers=fp_headers)
+    entries_raw = list(result.get("entries") or [])
+    bozo = bool(result.get("bozo"))
+    error = str(result.get("bozo_exception")) if bozo else None
+    if not entries_raw:
+        if bozo:
+            raise FeedParseError(f"not a feed: {error}")
+        if not result.get("version"):
+            raise FeedParseError("not a recognisable feed")
+    total = len(entries_raw)
+    entries_raw = entries_raw[:max_entries]
+
+    infos = []
+    for e in entries_raw:
+        guid = _text(e.get("id"))
+        link = _text(e.get("link"))
+        title = _text(e.get("title"))
+        summary = e.get("summary")
+        content_value = None
+        if e.get("content"):
+            content_value = e["content"][0].get("value")
+        infos.append((guid, link, title, summary, content_value, e))
+    keys = entry_keys([(g, lk, t, c or s) for g, lk, t, s, c, _ in infos])
+
+    out: list[ParsedEntry] = []
+    for key, (guid, link, title, summary, _, e) in zip(keys, infos, strict=True):
+        # dict.get: FeedParserDict.get maps missing keys to others (with a warning).
+        raw_get = dict.get
+        published_raw = raw_get(e, "published") or raw_get(e, "updated") or raw_get(e, "created")
+        parsed_time = (
+            raw_get(e, "published_parsed")
+            or raw_get(e, "updated_parsed")
+            or raw_get(e, "created_parsed")
+        )
+        published, ok = _clamp_date(parsed_time, published_raw, now)
+        updated_raw = raw_get(e, "updated")
+        updated, _ok = _clamp_date(raw_get(e, "updated_parsed"), updated_raw, now)
+        out.append(
+            ParsedEntry(
+                key=key,
+                guid=guid,
+                link=link,
+                title=title,
+                summary=summary,
+                published=published if ok and published else now,
+                published_raw=_text(published_raw),
+                updated=updated,
+                updated_raw=_text(updated_raw),
+            )
+        )
+
+    feed = result.get("feed") or {}
+    return ParsedFeed(
+        title=_text(feed.get("title")),
+        entries=out,
+        ttl_seconds=_ttl(feed.get("ttl")),
+        sy_period_seconds=_sy_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
+        bozo=bozo,
+        error=error,
+        total_entries=total,
+    )
+
+
+def _ttl(value: Any) -> int | None:
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return minutes * 60 if minutes > 0 else None
+
+
+def _sy_period(period: Any, frequency: Any) -> int | None:
+    if not period:
+        return None
+    seconds = _SY_PERIODS.get(str(period).strip().lower())
+    if seconds is None:
+        return None
+    try:
+        freq = int(str(frequency).strip()) if frequency else 1
+    except ValueError:
+        freq = 1
+    return max(1, seconds // max(1, freq))
+
+
+def http_date(value: str | None) -> datetime | None:
+    """Parse an HTTP date (Expires, Retry-After, Last-Modified) to aware UTC; None if garbage."""
+    if not value:
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+

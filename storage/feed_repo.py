@@ -1,0 +1,205 @@
+"""Typed, keyword-only repository functions for feeds, their entries and the articles they create."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlmodel import Session
+
+from storage.db import insert_ignore
+from storage.models import Article, Feed, FeedEntry
+
+# Columns that poll bookkeeping may write; anything else is a programming error.
+_FEED_WRITABLE = frozenset(
+    {
+        "url",
+        "title",
+        "etag",
+        "last_modified",
+        "next_check_at",
+        "interval_seconds",
+        "last_checked_at",
+        "last_success_at",
+        "last_unconditional_at",
+        "last_new_entry_at",
+        "last_status",
+        "last_error",
+        "last_error_kind",
+        "last_error_at",
+        "first_error_at",
+        "error_count",
+        "redirect_streak",
+        "redirect_target",
+        "disabled_at",
+        "disabled_reason",
+        "entry_times",
+        "ttl_seconds",
+        "sy_period_seconds",
+    }
+)
+
+
+@dataclass(frozen=True)
+class KnownEntry:
+    """The stored facts about an entry that a re-poll compares against."""
+
+    id: int
+    entry_key: str
+    guid: str | None
+    link: str | None
+    title: str | None
+    updated_raw: str | None
+    article_id: int | None
+
+
+def add_feeds(
+    session: Session, *, rows: Iterable[tuple[str, str]], now: datetime, interval: int = 900
+) -> int:
+    """Insert (outlet_id, url) feeds that are not stored yet, due at once; returns how many."""
+    added = 0
+    for outlet_id, url in rows:
+        values = {
+            "outlet_id": outlet_id,
+            "url": url,
+            "next_check_at": now,
+            "interval_seconds": interval,
+            "error_count": 0,
+            "redirect_streak": 0,
+            "entry_times": [],
+            "created_at": now,
+        }
+        result: Any = session.execute(insert_ignore(session, Feed, values, conflict=["url"]))
+        added += max(0, result.rowcount or 0)
+    return added
+
+
+def claim_due_feeds(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
+    """Atomically move due, enabled feeds' next check forward by `lease` and return their ids.
+
+    PostgreSQL locks the rows (SKIP LOCKED lets concurrent claimers take different feeds);
+    SQLite runs every transaction as BEGIN IMMEDIATE here, which serialises claimers anyway.
+    """
+    due = and_(Feed.disabled_at.is_(None), Feed.next_check_at <= now)  # type: ignore[union-attr,operator,arg-type]
+    sub = (
+        select(Feed.id)
+        .where(due)
+        .order_by(Feed.next_check_at)  # type: ignore[arg-type]
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(Feed)
+        .where(Feed.id.in_(sub), due)  # type: ignore[union-attr]
+        .values(next_check_at=now + lease)
+        .returning(Feed.id)
+    )
+    return sorted(int(i) for i in session.execute(stmt).scalars().all())
+
+
+def get_feed(session: Session, *, feed_id: int) -> Feed | None:
+    return session.get(Feed, feed_id)
+
+
+def update_feed(session: Session, *, feed_id: int, values: Mapping[str, Any]) -> None:
+    unknown = set(values) - _FEED_WRITABLE
+    if unknown:
+        raise ValueError(f"not feed bookkeeping columns: {sorted(unknown)}")
+    session.execute(update(Feed).where(Feed.id == feed_id).values(**values))  # type: ignore[arg-type]
+
+
+def feed_url_taken(session: Session, *, url: str, except_id: int) -> bool:
+    stmt = select(Feed.id).where(Feed.url == url, Feed.id != except_id).limit(1)  # type: ignore[arg-type]
+    return session.execute(stmt).first() is not None
+
+
+def known_entries(
+    session: Session, *, feed_id: int, keys: Sequence[str], guids: Sequence[str]
+) -> list[KnownEntry]:
+    """Stored entries of a feed matching any of the keys, or any of the GUIDs."""
+    if not keys and not guids:
+        return []
+    conds = []
+    if keys:
+        conds.append(FeedEntry.entry_key.in_(list(set(keys))))  # type: ignore[attr-defined]
+    if guids:
+        conds.append(FeedEntry.guid.in_(list(set(guids))))  # type: ignore[union-attr]
+    stmt = select(
+        FeedEntry.id,
+        FeedEntry.entry_key,
+        FeedEntry.guid,
+        FeedEntry.link,
+        FeedEntry.title,
+        FeedEntry.updated_raw,
+        FeedEntry.article_id,
+    ).where(FeedEntry.feed_id == feed_id, or_(*conds))  # type: ignore[arg-type]
+    return [KnownEntry(*row) for row in session.execute(stmt).all()]
+
+
+def insert_entry(session: Session, *, values: Mapping[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on (feed_id, entry_key); True when a row was added."""
+    stmt = insert_ignore(session, FeedEntry, dict(values), conflict=["feed_id", "entry_key"])
+    result: Any = session.execute(stmt)
+    return bool(result.rowcount)
+
+
+def update_entry(session: Session, *, entry_id: int, values: Mapping[str, Any]) -> None:
+    allowed = {"title", "updated_raw", "link", "article_id"}
+    if set(values) - allowed:
+        raise ValueError(f"not entry columns: {sorted(set(values) - allowed)}")
+    session.execute(update(FeedEntry).where(FeedEntry.id == entry_id).values(**values))  # type: ignore[arg-type]
+
+
+def create_article(session: Session, *, values: Mapping[str, Any]) -> tuple[int, bool]:
+    """Insert a pending article unless its url_hash exists; returns (id, created)."""
+    row = {
+        "status": "pending",
+        "attempts": 0,
+        "version": 0,
+        "authors": [],
+        "syndicated_from": [],
+        "image_credits": [],
+        "extra": {},
+        **values,
+    }
+    stmt = insert_ignore(session, Article, row, conflict=["url_hash"]).returning(Article.id)
+    created = session.execute(stmt).scalar_one_or_none()
+    if created is not None:
+        return int(created), True
+    existing = session.execute(
+        select(Article.id).where(Article.url_hash == row["url_hash"])  # type: ignore[arg-type]
+    ).scalar_one()
+    return int(existing), False
+
+
+def mark_articles_pending(session: Session, *, article_ids: Sequence[int]) -> None:
+    """Send articles back through processing (their feed entry changed)."""
+    if article_ids:
+        session.execute(
+            update(Article)
+            .where(Article.id.in_(list(article_ids)))  # type: ignore[union-attr]
+            .values(status="pending", error=None)
+        )
+
+
+def list_feeds(session: Session) -> list[Feed]:
+    return list(session.execute(select(Feed).order_by(Feed.outlet_id, Feed.id)).scalars().all())  # type: ignore[arg-type]
+
+
+def enable_feed(session: Session, *, feed_id: int, now: datetime) -> bool:
+    """Re-enable a feed: clear the disable reason and error streak, due at once."""
+    result: Any = session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)  # type: ignore[arg-type]
+        .values(
+            disabled_at=None,
+            disabled_reason=None,
+            error_count=0,
+            first_error_at=None,
+            next_check_at=now,
+        )
+    )
+    return bool(result.rowcount)

@@ -1,0 +1,71 @@
+"""Term matching: phrases, case and diacritics, word boundaries, prefix wildcards, Cyrillic."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.terms import compile_terms, normalize
+
+
+def test_normalize_strips_marks_and_case() -> None:
+    assert normalize("Ärger Café ß") == "arger cafe ss"
+    assert normalize("Сарма́та Ёлка") == "сармата елка"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The SARMAT missile", True),
+        ("RS-28 Sármat launched", True),
+        ("Sarmatian art", False),  # no wildcard: word boundary holds
+        ("the sarmat's range", True),
+        ("xsarmat", False),
+    ],
+)
+def test_plain_term_respects_word_boundaries(text: str, expected: bool) -> None:
+    assert compile_terms(["Sarmat"]).matches(text) is expected
+
+
+def test_prefix_wildcard_latin_and_cyrillic_inflections() -> None:
+    m = compile_terms(["Sarmat*", "Сармат*"])
+    assert m.matches("Sarmatian heritage")
+    assert m.matches("испытание «Сармата» прошло")  # genitive
+    assert m.matches("о Сармате")  # prepositional
+    assert m.matches("САРМАТОМ")  # instrumental, upper case
+    assert not m.matches("Несарматский")  # the wildcard extends the end, never the start
+    assert m.count("Сармат, Сармата и Sarmat") == 3
+
+
+def test_cyrillic_term_without_wildcard_is_exact_word() -> None:
+    m = compile_terms(["Калининград"])
+    assert m.matches("В Калининград прибыли")
+    assert not m.matches("в Калининграде")
+    assert compile_terms(["Калининград*"]).matches("в Калининграде")
+
+
+def test_phrase_allows_spaces_and_dashes_only() -> None:
+    m = compile_terms(["Nord Stream"])
+    assert m.matches("the nord-stream pipeline")
+    assert m.matches("NORD   STREAM 2")
+    assert not m.matches("NordStream")
+    assert not m.matches("nord. stream")
+
+
+def test_spans_map_back_to_original_text() -> None:
+    text = "Über die Sármat-Rakete: Sarmat!"
+    m = compile_terms(["sarmat"])
+    spans = m.spans(text)
+    assert [text[a:b] for a, b in spans] == ["Sármat", "Sarmat"]
+
+
+def test_bad_terms_are_rejected() -> None:
+    with pytest.raises(ValueError, match="trailing"):
+        compile_terms(["Sar*mat"])
+    with pytest.raises(ValueError, match="empty"):
+        compile_terms(["  "])
+    assert compile_terms([]).count("anything") == 0
+
+
+def test_regex_metacharacters_are_literal() -> None:
+    assert compile_terms(["(lang)"]).count("x (lang) y, x(lang)y") == 1
+    assert compile_terms(["a.b"]).matches("a.b") and not compile_terms(["a.b"]).matches("axb")

@@ -1,0 +1,114 @@
+"""Watches TOML: validation with clear errors, round trips, add/remove/mute, quiet hours, DB mirror."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from alerts.watches import (
+    QuietHours,
+    WatchError,
+    add_watch,
+    load_watches,
+    mute_watch,
+    parse_duration,
+    parse_watch,
+    parse_watches,
+    remove_watch,
+    sync_watches,
+)
+from storage.models import Watch
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "alerts" / "watches.toml"
+
+
+def test_fixture_loads() -> None:
+    watches = load_watches(FIXTURE)
+    assert [w.id for w in watches] == ["sarmat", "nord-stream"]
+    sarmat, ns = watches
+    assert sarmat.matcher.matches("о Сармате") and sarmat.languages == ("en", "ru")
+    assert ns.outlets == ("spiegel", "welt") and ns.sensitivity == 0.5
+    assert ns.muted(datetime(2029, 1, 1, tzinfo=UTC)) and not ns.muted(datetime(2031, 1, 1, tzinfo=UTC))
+    assert str(ns.quiet_hours) == "23:30-06:00 Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[[watch]]\nid = "a"\nterms = ["x"]\ncolour = "red"\n', "unknown key 'colour'"),
+        ('[[watch]]\nid = "a"\n', "key 'terms' is required"),
+        ('[[watch]]\nid = "A B"\nterms = ["x"]\n', "key 'id'"),
+        ('[[watch]]\nid = "a"\nterms = ["x"]\nrecipients = ["not-an-address"]\n', "key 'recipients'"),
+        ('[[watch]]\nid = "a"\nterms = ["x"]\nsensitivity = 99\n', "key 'sensitivity'"),
+        ('[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "late"\n', "key 'quiet_hours'"),
+        ('[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "22:00-07:00 Mars/Base"\n', "time zone"),
+        ('[[watch]]\nid = "a"\nterms = ["x"]\nmuted_until = 2030-01-01T00:00:00\n', "key 'muted_until'"),
+        ('[[watch]]\nid = "a"\nterms = ["x*y"]\n', "key 'terms'"),
+        ('[[watch]]\nid = "a"\nterms = ["x"]\n[[watch]]\nid = "a"\nterms = ["y"]\n', "duplicate"),
+        ("watch = 3\n", "key 'watch'"),
+        ("[[watch]\n", "not valid TOML"),
+    ],
+)
+def test_validation_errors_name_the_key(text: str, needle: str) -> None:
+    with pytest.raises(WatchError, match=needle.replace("(", r"\(").replace("*", r"\*")):
+        parse_watches(text)
+
+
+def test_add_remove_mute_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    shutil.copy(FIXTURE, path)
+    add_watch(path, parse_watch({"id": "kgd", "terms": ["Kaliningrad", "Калининград*"]}))
+    with pytest.raises(WatchError, match="already exists"):
+        add_watch(path, parse_watch({"id": "kgd", "terms": ["x"]}))
+    until = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
+    mute_watch(path, "kgd", until)
+    again = {w.id: w for w in load_watches(path)}
+    assert again["kgd"].muted_until == until
+    assert again["sarmat"] == load_watches(FIXTURE)[0]  # untouched entries survive unchanged
+    remove_watch(path, "nord-stream")
+    assert [w.id for w in load_watches(path)] == ["sarmat", "kgd"]
+    with pytest.raises(WatchError, match="no watch"):
+        remove_watch(path, "nope")
+    assert load_watches(tmp_path / "missing.toml") == []
+
+
+def test_quiet_hours_wrap_midnight_and_time_zones() -> None:
+    q = QuietHours.parse("22:00-07:00")
+    assert q.contains(datetime(2024, 1, 1, 23, tzinfo=UTC))
+    assert q.contains(datetime(2024, 1, 1, 6, 59, tzinfo=UTC))
+    assert not q.contains(datetime(2024, 1, 1, 7, 0, tzinfo=UTC))
+    assert q.ends_after(datetime(2024, 1, 1, 23, tzinfo=UTC)) == datetime(2024, 1, 2, 7, tzinfo=UTC)
+    berlin = QuietHours.parse("22:00-07:00 Europe/Berlin")  # UTC+1 in January
+    assert berlin.contains(datetime(2024, 1, 1, 21, 30, tzinfo=UTC))
+    assert not berlin.contains(datetime(2024, 1, 1, 6, 30, tzinfo=UTC))
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("3d") == timedelta(days=3)
+    assert parse_duration("90m") == timedelta(minutes=90)
+    for bad in ("3", "-1d", "2y", "400d"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_sync_watches_mirrors_definitions_and_keeps_state(engine) -> None:
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    watches = load_watches(FIXTURE)
+    with Session(engine) as s:
+        sync_watches(s, watches, now)
+        row = s.get(Watch, "sarmat")
+        row.detector_state = {"t0": 1, "m": [1]}
+        s.add(row)
+        s.commit()
+    changed = [parse_watch({"id": "sarmat", "terms": ["Sarmat"], "recipients": ["b@example.org"]})]
+    with Session(engine) as s:
+        sync_watches(s, changed, now + timedelta(hours=1))
+        s.commit()
+        row = s.get(Watch, "sarmat")
+        assert row.terms == ["Sarmat"] and row.recipients == ["b@example.org"]
+        assert row.detector_state == {"t0": 1, "m": [1]}
+        assert s.get(Watch, "nord-stream").muted_until is not None

@@ -1,0 +1,249 @@
+"""Dedup end to end on SQLite: versions, exact and near copies, URL duplicates, stories, restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+from storage import minhash as mh
+from storage.db import create_all, make_engine, session_scope
+from storage.dedup import (
+    body_hash,
+    index_lookup,
+    normalize_body,
+    outlet_named,
+    rebuild_index,
+)
+from storage.models import Article, ArticleVersion, LshBucket, MinHashSignature, Story
+from tests.dedup.dedup_helpers import T0, article, create, edit, events, ingest, process, syndicate
+
+WIRE = article("quake_peru_wire")
+BYLINE_A = "By Maria Lopez | Daily Herald staff with wire services"
+FOOTER_A = "Copyright 2024 Daily Herald. All rights reserved. Sign up for our morning newsletter."
+BYLINE_B = "GLOBAL REVIEW — reposted from the wire"
+FOOTER_B = "Follow Global Review on Telegram. Support independent journalism: donate today."
+
+
+def get(engine, aid: int) -> Article:
+    with Session(engine) as s:
+        a = s.get(Article, aid)
+        assert a is not None
+        return a
+
+
+def test_normalize_body_ignores_case_spacing_and_typography() -> None:
+    a = "The “quick” brown fox —\n\n jumps   over the lazy dog."
+    b = 'the "QUICK" brown fox - jumps over the lazy dog'
+    assert normalize_body(a) == "the quick brown fox jumps over the lazy dog"
+    assert body_hash(a) == body_hash(b)
+    assert body_hash(a) != body_hash(b + " again")
+
+
+def test_outlet_names_match_ids_and_aliases() -> None:
+    assert outlet_named("reuters", ["Reuters"])
+    assert outlet_named("ria", ["RIA Novosti"])
+    assert outlet_named("wirewire", ["The Wire Agency"], {"wirewire": ["The Wire Agency"]})
+    assert not outlet_named("dailyherald", ["Reuters"])
+
+
+def test_first_article_is_new_with_a_story(engine) -> None:
+    aid, res = ingest(
+        engine, "https://wire.example/peru-quake", "wirewire", WIRE["title"], WIRE["body"]
+    )
+    assert res.kind == "new" and res.copy_of_id is None and res.version == 1
+    assert res.story_id is not None
+    with Session(engine) as s:
+        story = s.get(Story, res.story_id)
+        assert story.first_article_id == aid and story.first_outlet_id == "wirewire"
+        assert s.get(MinHashSignature, aid) is not None
+        assert s.exec(select(func.count()).select_from(LshBucket)).one() == mh.BANDS + mh.LEAD_BANDS
+
+
+def test_redelivery_is_unchanged_and_edit_is_a_version(engine) -> None:
+    url = "https://wire.example/peru-quake"
+    aid, _ = ingest(engine, url, "wirewire", WIRE["title"], WIRE["body"])
+    again = process(engine, aid, WIRE["title"], WIRE["body"])
+    assert again.kind == "unchanged" and again.version == 1
+    updated = WIRE["body"] + "\n\nUpdate: an aftershock of magnitude 5.2 hit on Tuesday."
+    res = process(engine, aid, WIRE["title"], updated)
+    assert res.kind == "version" and res.version == 2
+    retitled = process(engine, aid, "Peru quake: aftershock hits Camana", updated)
+    assert retitled.kind == "version" and retitled.version == 3
+    with Session(engine) as s:
+        versions = s.exec(select(ArticleVersion).order_by(ArticleVersion.version)).all()
+        assert [v.version for v in versions] == [1, 2]
+        assert versions[0].body == WIRE["body"] and versions[0].title == WIRE["title"]
+        assert versions[1].body == updated and versions[1].title == WIRE["title"]
+        a = s.get(Article, aid)
+        assert a.body == updated and a.title.startswith("Peru quake") and a.version == 3
+        assert a.body_hash == body_hash(updated)
+        # the index follows the current text
+        assert index_lookup(s, mh.body_signature(updated))[0][0] == aid
+    # re-polling the same URL with a tracking parameter adds no article
+    assert create(engine, url + "?utm_source=twitter#x", "wirewire") == aid
+
+
+def test_exact_copy_on_another_outlet(engine) -> None:
+    a1, _ = ingest(engine, "https://wire.example/peru", "wirewire", WIRE["title"], WIRE["body"])
+    body = WIRE["body"].upper().replace("\n\n", "\n\n\n")  # same words, other typography
+    a2, res = ingest(engine, "https://herald.example/peru", "dailyherald", "Peru quake", body)
+    assert res.kind == "exact" and res.copy_of_id == a1 and res.similarity == 1.0
+    c = get(engine, a2)
+    assert c.copy_kind == "exact" and c.story_id == get(engine, a1).story_id
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.03, 0.05, 0.1])
+def test_near_copy_with_boilerplate_byline_and_edits(engine, fraction: float) -> None:
+    a1, _ = ingest(engine, "https://wire.example/peru", "wirewire", WIRE["title"], WIRE["body"])
+    copy = syndicate(edit(WIRE["body"], fraction, seed=3), byline=BYLINE_A, footer=FOOTER_A)
+    a2, res = ingest(engine, "https://herald.example/peru", "dailyherald", WIRE["title"], copy)
+    assert res.kind == "near" and res.copy_of_id == a1
+    assert 0.8 <= res.similarity < 1.0
+    assert get(engine, a2).similarity == res.similarity
+
+
+def test_near_copy_with_an_added_paragraph(engine) -> None:
+    a1, _ = ingest(engine, "https://wire.example/peru", "wirewire", WIRE["title"], WIRE["body"])
+    extra = (
+        "Local newspaper Correo said classes in Camana would resume on Wednesday after "
+        "engineers declared the schools safe."
+    )
+    copy = syndicate(WIRE["body"] + "\n\n" + extra, byline=BYLINE_B, footer=FOOTER_B)
+    _, res = ingest(engine, "https://review.example/p/123", "globalreview", WIRE["title"], copy)
+    assert res.kind == "near" and res.copy_of_id == a1
+
+
+def test_same_topic_articles_are_not_copies_but_share_a_story(engine) -> None:
+    results = {}
+    for i, a in enumerate(sorted(events(), key=lambda a: a["published"])):
+        url = f"https://{a['outlet']}.example/{a['key']}"
+        # every outlet's boilerplate, the same on all of its articles
+        body = syndicate(a["body"], byline=f"{a['outlet']} newsroom", footer=FOOTER_A)
+        now = a["published"] + timedelta(minutes=5)
+        results[a["key"]] = (
+            a["event"],
+            ingest(engine, url, a["outlet"], a["title"], body, published=a["published"], now=now)[
+                1
+            ],
+        )
+        assert results[a["key"]][1].kind == "new", a["key"]
+    by_event: dict[str, set[int]] = {}
+    for event, res in results.values():
+        by_event.setdefault(event, set()).add(res.story_id)
+    assert all(len(ids) == 1 for ids in by_event.values()), by_event
+    stories = [next(iter(ids)) for ids in by_event.values()]
+    assert len(set(stories)) == len(stories), "different events must not share a story"
+    with Session(engine) as s:
+        peru = s.get(Story, results["quake_peru_blog"][1].story_id)
+        assert peru.first_outlet_id == "wirewire"
+        assert peru.first_published.replace(tzinfo=None) == article("quake_peru_wire")[
+            "published"
+        ].replace(tzinfo=None)
+
+
+def test_page_canonical_url_makes_a_url_duplicate(engine) -> None:
+    a1, _ = ingest(
+        engine, "https://wire.example/world/peru-quake", "wirewire", WIRE["title"], WIRE["body"]
+    )
+    a2, res = ingest(
+        engine,
+        "https://wire.example/feeds/item/123456",
+        "wirewire",
+        WIRE["title"],
+        WIRE["body"],
+        page_canonical="https://amp.wire.example/world/peru-quake/amp?utm_source=feed",
+    )
+    assert a2 != a1
+    assert res.kind == "url" and res.copy_of_id == a1
+    with Session(engine) as s:
+        assert s.get(MinHashSignature, a2) is None  # a URL twin is not indexed twice
+        assert s.get(Article, a2).copy_kind == "url"
+
+
+def test_first_seen_wins_even_when_processed_later(engine) -> None:
+    early = create(engine, "https://herald.example/peru", "dailyherald", now=T0)
+    late = create(
+        engine, "https://review.example/peru", "globalreview", now=T0 + timedelta(hours=1)
+    )
+    copy = syndicate(WIRE["body"], byline=BYLINE_A, footer=FOOTER_A)
+    r_late = process(
+        engine, late, WIRE["title"], syndicate(WIRE["body"], byline=BYLINE_B, footer=FOOTER_B)
+    )
+    assert r_late.kind == "new"
+    r_early = process(engine, early, WIRE["title"], copy)
+    assert r_early.kind == "new" and r_early.relinked == (late,)
+    assert get(engine, late).copy_of_id == early
+    assert get(engine, early).copy_of_id is None
+
+
+def test_syndicated_from_links_to_the_named_original(engine) -> None:
+    copy_id, first = ingest(
+        engine,
+        "https://review.example/p/9",
+        "globalreview",
+        WIRE["title"],
+        syndicate(edit(WIRE["body"], 0.05, 1), byline=BYLINE_B, footer=FOOTER_B),
+        syndicated_from=["WireWire"],
+        now=T0,
+    )
+    assert first.kind == "new"
+    # the original arrives an hour later but the notice names its outlet: it becomes the original
+    orig_id, res = ingest(
+        engine,
+        "https://wire.example/peru",
+        "wirewire",
+        WIRE["title"],
+        WIRE["body"],
+        now=T0 + timedelta(hours=1),
+    )
+    assert res.kind == "new" and copy_id in res.relinked
+    c = get(engine, copy_id)
+    assert c.copy_of_id == orig_id and c.copy_kind == "syndicated"
+    # a later copy carrying a notice links straight to it
+    cut = "\n\n".join(WIRE["body"].split("\n\n")[:2])  # a heavily cut version (Jaccard < 0.8)
+    _, r3 = ingest(
+        engine,
+        "https://herald.example/x",
+        "dailyherald",
+        WIRE["title"],
+        cut,
+        syndicated_from=["wirewire"],
+        now=T0 + timedelta(hours=2),
+    )
+    assert r3.kind == "near" and r3.copy_of_id == orig_id
+    assert 0.5 <= r3.similarity < 0.8
+
+
+def test_index_survives_restart_and_rebuild(db_url: str) -> None:
+    eng = make_engine(db_url)
+    create_all(eng)
+    a1, _ = ingest(eng, "https://wire.example/peru", "wirewire", WIRE["title"], WIRE["body"])
+    eng.dispose()
+
+    eng2 = make_engine(db_url)  # a new process would open a new engine: nothing in memory
+    copy = syndicate(edit(WIRE["body"], 0.04, 7), byline=BYLINE_A, footer=FOOTER_A)
+    _, res = ingest(eng2, "https://herald.example/peru", "dailyherald", WIRE["title"], copy)
+    assert res.kind == "near" and res.copy_of_id == a1
+
+    with session_scope(eng2) as s:
+        before = sorted(
+            s.exec(select(LshBucket.band, LshBucket.bucket, LshBucket.article_id)).all()
+        )
+        s.exec(LshBucket.__table__.delete())  # the index is lost
+    with session_scope(eng2) as s:
+        assert rebuild_index(s) == 2
+    with Session(eng2) as s:
+        after = sorted(s.exec(select(LshBucket.band, LshBucket.bucket, LshBucket.article_id)).all())
+        assert after == before
+        hits = index_lookup(s, mh.body_signature(edit(WIRE["body"], 0.02, 9)))
+        assert [h[0] for h in hits][:1] == [a1]
+    eng2.dispose()
+
+
+def test_signature_round_trip_is_plain_bytes() -> None:
+    sig = mh.body_signature(WIRE["body"])
+    blob = mh.to_bytes(sig)
+    assert len(blob) == 4 * mh.NUM_PERM and not blob.startswith(b"\x80")  # not a pickle
+    assert (mh.from_bytes(blob) == sig).all()

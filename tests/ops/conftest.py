@@ -1,0 +1,89 @@
+"""Operations fixtures: a password-protected redis-server, a SQLite store and a real worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from storage.db import create_all, make_engine
+from tests.conftest import NEWSWATCH, REPO, wait_for
+from tests.servers import RedisServer
+
+REDIS_PASSWORD = "redis-Pw-7f3k2"  # noqa: S105 - a throwaway test secret we check never leaks
+FLOWER_AUTH = "ops:flower-Pw-9q1z"
+
+
+@dataclass
+class Stack:
+    redis: RedisServer
+    env: dict[str, str]
+    database_url: str
+    tmp: Path
+    worker: subprocess.Popen[bytes]
+    worker_log: Path
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis.url
+
+
+def base_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSWATCH_", "FLOWER_"))}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(NEWSWATCH_DATA_DIR=str(tmp / "data"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [NEWSWATCH, *args],
+        env=env,
+        cwd=REPO,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("ops")
+    redis = RedisServer(password=REDIS_PASSWORD).start()
+    database_url = f"sqlite:///{tmp / 'newswatch.db'}"
+    engine = make_engine(database_url)
+    create_all(engine)
+    engine.dispose()
+    env = base_env(tmp) | {
+        "NEWSWATCH_BROKER_URL": redis.url,
+        "NEWSWATCH_DATABASE_URL": database_url,
+        "NEWSWATCH_SMTP_URL": "smtp://mailer:smtp-Pw-5h8u@127.0.0.1:1025",
+    }
+    log = tmp / "worker.log"
+    worker = start_process(
+        ["worker", "-Q", "feeds,articles,alerts", "--concurrency", "1", "--loglevel", "INFO"],
+        env,
+        log,
+    )
+    stack = Stack(redis, env, database_url, tmp, worker, log)
+    try:
+        wait_for(lambda: b"ready" in log.read_bytes(), timeout=60, what="worker ready")
+        yield stack
+    finally:
+        stop_process(worker)
+        redis.cleanup()

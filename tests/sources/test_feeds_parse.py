@@ -1,0 +1,203 @@
+"""parse_feed on fixture files: expected results, charsets, bozo feeds, keys, dates and XML attacks."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from sources.feeds import FeedParseError, parse_feed, strip_doctype
+from tests.fixtures.feeds.localserver import LocalServer
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
+NOW = datetime(2024, 3, 6, 12, 0, tzinfo=timezone.utc)
+
+
+def load(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["rss_basic", "atom_basic", "bozo_with_entries"])
+def test_fixture_feeds_give_their_expected_results(name: str) -> None:
+    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text("utf-8"))
+    feed = parse_feed(
+        load(f"{name}.xml"),
+        {"Content-Type": "application/xml"},
+        base_url="https://news.example.com/feed.xml",
+        now=NOW,
+    )
+    for key in ("title", "ttl_seconds", "sy_period_seconds", "bozo"):
+        if key in expected:
+            assert getattr(feed, key) == expected[key], key
+    assert len(feed.entries) == len(expected["entries"])
+    for got, want in zip(feed.entries, expected["entries"], strict=True):
+        for key, value in want.items():
+            actual = getattr(got, key)
+            if isinstance(actual, datetime):
+                actual = actual.isoformat()
+            assert actual == value, key
+    assert len({e.key for e in feed.entries}) == len(feed.entries)
+
+
+def test_bozo_without_entries_html_and_empty_bodies_are_parse_errors() -> None:
+    with pytest.raises(FeedParseError):
+        parse_feed(load("bozo_without_entries.xml"), None, base_url=None, now=NOW)
+    with pytest.raises(FeedParseError, match="HTML"):
+        parse_feed(load("html_page.html"), {"content-type": "text/html"}, base_url=None, now=NOW)
+    # An HTML page served with a feed content type is still an HTML page.
+    with pytest.raises(FeedParseError):
+        parse_feed(load("html_page.html"), {"content-type": "application/rss+xml"}, base_url=None, now=NOW)
+    for empty in (b"", b"   \n\t "):
+        with pytest.raises(FeedParseError, match="empty"):
+            parse_feed(empty, None, base_url=None, now=NOW)
+    with pytest.raises(FeedParseError):
+        parse_feed(b'{"json": "not a feed"}', {"content-type": "application/json"}, base_url=None, now=NOW)
+
+
+def test_a_valid_feed_without_entries_is_not_an_error() -> None:
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>'
+    feed = parse_feed(body, None, base_url=None, now=NOW)
+    assert feed.title == "Quiet" and feed.entries == [] and not feed.bozo
+
+
+CHARSETS = json.loads((FIXTURES / "charsets.expected.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(CHARSETS))
+def test_charsets_come_out_as_correct_text(name: str) -> None:
+    want = CHARSETS[name]
+    feed = parse_feed(load(name), {"Content-Type": want["content_type"]}, base_url=None, now=NOW)
+    assert feed.title == want["title"]
+    assert feed.entries[0].title == want["entry_title"]
+
+
+def test_content_encoding_header_is_not_passed_to_feedparser() -> None:
+    """The client already decoded the body; a stale gzip header must not confuse parsing."""
+    feed = parse_feed(
+        load("rss_basic.xml"),
+        {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
+        base_url=None,
+        now=NOW,
+    )
+    assert len(feed.entries) == 2
+
+
+def test_ten_thousand_entries_are_cut_to_the_limit_quickly() -> None:
+    items = "".join(
+        f"<item><title>Entry {i}</title><link>https://big.example/{i}</link><guid>g{i}</guid></item>"
+        for i in range(10_000)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+    started = time.monotonic()
+    feed = parse_feed(body.encode(), None, base_url=None, now=NOW, max_entries=500)
+    assert time.monotonic() - started < 30
+    assert len(feed.entries) == 500
+    assert feed.total_entries == 10_000
+    assert feed.entries[0].title == "Entry 0" and feed.entries[-1].title == "Entry 499"
+
+
+def test_shared_guids_do_not_collapse_entries() -> None:
+    feed = parse_feed(load("guid_shared.xml"), None, base_url=None, now=NOW)
+    assert [e.title for e in feed.entries] == ["First", "Second", "Third"]
+    assert len({e.key for e in feed.entries}) == 3
+    again = parse_feed(load("guid_shared.xml"), None, base_url=None, now=NOW + timedelta(hours=1))
+    assert [e.key for e in again.entries] == [e.key for e in feed.entries]
+
+
+def test_missing_guids_fall_back_to_link_then_content() -> None:
+    feed = parse_feed(load("guid_missing.xml"), None, base_url=None, now=NOW)
+    assert len(feed.entries) == 6
+    assert len({e.key for e in feed.entries}) == 6
+    keys = {e.title: e.key for e in feed.entries}
+    assert keys["Alpha"].startswith("l:") and keys["Gamma, no link"].startswith("h:")
+    assert keys["Same link one"].startswith("h:")  # a link shared by two entries names neither
+    again = parse_feed(load("guid_missing.xml"), None, base_url=None, now=NOW + timedelta(days=1))
+    assert [e.key for e in again.entries] == [e.key for e in feed.entries]
+
+
+def test_tracking_parameters_do_not_change_link_keys() -> None:
+    def one(link: str) -> str:
+        body = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>x</title><link>{link}</link></item></channel></rss>"
+        )
+        return parse_feed(body.encode(), None, base_url=None, now=NOW).entries[0].key
+
+    assert one("https://t.example/a?utm_source=rss&amp;utm_medium=x") == one("https://t.example/a")
+
+
+def test_missing_garbage_future_and_ancient_dates_are_clamped_with_raw_kept() -> None:
+    feed = parse_feed(load("bad_dates.xml"), None, base_url=None, now=NOW)
+    by_title = {e.title: e for e in feed.entries}
+    assert by_title["Good"].published == datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
+    for title in ("Missing", "Garbage", "Future", "Ancient"):
+        assert by_title[title].published == NOW, title
+        assert by_title[title].published.tzinfo is not None
+    assert by_title["Missing"].published_raw is None
+    assert by_title["Garbage"].published_raw == "sometime last week-ish"
+    assert by_title["Future"].published_raw == "Fri, 01 Jan 2100 00:00:00 GMT"
+
+
+# --- XML attacks ----------------------------------------------------------------------------
+
+
+def test_billion_laughs_finishes_fast_without_expansion() -> None:
+    started = time.monotonic()
+    try:
+        feed = parse_feed(load("billion_laughs.xml"), None, base_url=None, now=NOW)
+    except FeedParseError:
+        feed = None
+    assert time.monotonic() - started < 1.0
+    if feed is not None:
+        assert "lollol" not in (feed.title or "")
+        assert all("lollol" not in (e.title or "") for e in feed.entries)
+
+
+def test_xxe_does_not_read_local_files() -> None:
+    started = time.monotonic()
+    try:
+        feed = parse_feed(load("xxe_file.xml"), None, base_url=None, now=NOW)
+    except FeedParseError:
+        feed = None
+    assert time.monotonic() - started < 1.0
+    if feed is not None:
+        text = json.dumps([feed.title, [(e.title, e.summary) for e in feed.entries]])
+        assert "root:" not in text
+
+
+def test_external_dtd_and_entities_are_never_fetched() -> None:
+    with LocalServer() as canary:
+        canary.static("/evil.dtd", b'<!ENTITY leak "LEAKED">')
+        canary.static("/entity.txt", b"LEAKED")
+        docs = [
+            f'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "{canary.url("/evil.dtd")}">\n'
+            '<rss version="2.0"><channel><title>t &leak;</title>'
+            "<item><title>a</title><link>https://x.example/a</link></item></channel></rss>",
+            f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY e SYSTEM "{canary.url("/entity.txt")}">'
+            f'<!ENTITY % p SYSTEM "{canary.url("/evil.dtd")}"> %p;]>'
+            '<rss version="2.0"><channel><title>t &e;</title>'
+            "<item><title>&e;</title><link>https://x.example/a</link></item></channel></rss>",
+            f'<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//x//y" "{canary.url("/evil.dtd")}" [\n'
+            '  <!ENTITY ok "fine">\n]>\n<rss version="2.0"><channel><title>&ok;</title>'
+            "<item><title>a</title><link>https://x.example/a</link></item></channel></rss>",
+        ]
+        for doc in docs:
+            started = time.monotonic()
+            try:
+                feed = parse_feed(doc.encode(), None, base_url=None, now=NOW)
+            except FeedParseError:
+                feed = None
+            assert time.monotonic() - started < 1.0
+            if feed is not None:
+                assert "LEAKED" not in json.dumps([feed.title, [e.title for e in feed.entries]])
+        assert canary.connections == 0
+
+
+def test_strip_doctype_handles_brackets_and_quotes() -> None:
+    doc = b'<?xml version="1.0"?>\n<!DOCTYPE x [ <!ENTITY a "]>"> ]>\n<rss a="<!DOCTYPE">x</rss>'
+    assert strip_doctype(doc) == b'<?xml version="1.0"?>\n\n<rss a="<!DOCTYPE">x</rss>'
+    with pytest.raises(FeedParseError):
+        strip_doctype(b'<!DOCTYPE x [ <!ENTITY a "never closed')

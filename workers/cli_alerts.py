@@ -1,0 +1,215 @@
+"""`newswatch watches …` and `newswatch alerts …`: manage keyword watches, replay and list alerts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from alerts.backtest import BacktestError, read_series, run_backtest
+from alerts.watches import (
+    WatchError,
+    add_watch,
+    load_watches,
+    mute_watch,
+    parse_duration,
+    parse_watch,
+    remove_watch,
+)
+
+MAX_CSV_BYTES = 200 * 1024 * 1024
+FileOpt = Annotated[Path | None, typer.Option("--file", help="Watches TOML (default from settings).")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def register(
+    app: typer.Typer, *, get_settings: Callable[[], Any], get_engine: Callable[[], Any]
+) -> None:
+    """Add the `watches` and `alerts` command groups to the main CLI."""
+    watches_app = typer.Typer(no_args_is_help=True, help="Keyword watches (the watches TOML file).")
+    alerts_app = typer.Typer(no_args_is_help=True, help="Spike alerts: backtest and history.")
+    app.add_typer(watches_app, name="watches")
+    app.add_typer(alerts_app, name="alerts")
+
+    def watches_file(path: Path | None) -> Path:
+        return path or get_settings().effective_watches_file
+
+    FileOpt = Annotated[
+        Path | None, typer.Option("--file", help="Watches TOML (default from settings).")
+    ]
+
+    @watches_app.command("add")
+    def watches_add(
+        watch_id: Annotated[str, typer.Argument(help="Watch id, e.g. sarmat.")],
+        term: Annotated[
+            list[str], typer.Option("--term", "-t", help="Term (repeatable); Sarmat* = prefix.")
+        ],
+        recipient: Annotated[
+            list[str] | None, typer.Option("--to", "-r", help="Recipient (repeatable).")
+        ] = None,
+        outlet: Annotated[
+            list[str] | None, typer.Option("--outlet", help="Only these outlets.")
+        ] = None,
+        language: Annotated[
+            list[str] | None, typer.Option("--language", help="Only these languages.")
+        ] = None,
+        sensitivity: Annotated[float, typer.Option(help="1 = default; 2 = more alerts.")] = 1.0,
+        quiet_hours: Annotated[
+            str | None, typer.Option(help='e.g. "22:00-07:00 Europe/Berlin".')
+        ] = None,
+        file: FileOpt = None,
+    ) -> None:
+        """Add a watch."""
+        data: dict[str, Any] = {"id": watch_id, "terms": term, "sensitivity": sensitivity}
+        if recipient:
+            data["recipients"] = recipient
+        if outlet:
+            data["outlets"] = outlet
+        if language:
+            data["languages"] = language
+        if quiet_hours:
+            data["quiet_hours"] = quiet_hours
+        try:
+            spec = parse_watch(data, where="watch")
+            add_watch(watches_file(file), spec)
+        except WatchError as exc:
+            _fail(str(exc))
+        typer.echo(f"added watch {watch_id}")
+
+    @watches_app.command("list")
+    def watches_list(
+        file: FileOpt = None,
+        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    ) -> None:
+        """List watches."""
+        try:
+            specs = load_watches(watches_file(file))
+        except WatchError as exc:
+            _fail(str(exc))
+            return
+        now = datetime.now(UTC)
+        if format == "json":
+            for w in specs:
+                d = w.to_toml()
+                if w.muted_until:
+                    d["muted_until"] = w.muted_until.isoformat()
+                typer.echo(json.dumps(d, ensure_ascii=False))
+            return
+        if not specs:
+            typer.echo("no watches")
+        for w in specs:
+            muted = f"  muted until {w.muted_until:%Y-%m-%d %H:%M} UTC" if w.muted(now) else ""
+            quiet = f"  quiet {w.quiet_hours}" if w.quiet_hours else ""
+            typer.echo(
+                f"{w.id}: {', '.join(w.terms)} → {', '.join(w.recipients) or '-'}{quiet}{muted}"
+            )
+
+    @watches_app.command("remove")
+    def watches_remove(watch_id: str, file: FileOpt = None) -> None:
+        """Remove a watch (its past mentions and alerts stay in the database)."""
+        try:
+            remove_watch(watches_file(file), watch_id)
+        except WatchError as exc:
+            _fail(str(exc))
+        typer.echo(f"removed watch {watch_id}")
+
+    @watches_app.command("mute")
+    def watches_mute(
+        watch_id: str,
+        for_: Annotated[str, typer.Option("--for", help="How long: 30m, 6h, 3d, 1w.")] = "1d",
+        off: Annotated[bool, typer.Option("--off", help="Unmute.")] = False,
+        file: FileOpt = None,
+    ) -> None:
+        """Mute a watch's emails for a while (alerts are still recorded)."""
+        try:
+            until = None if off else datetime.now(UTC) + parse_duration(for_)
+            mute_watch(watches_file(file), watch_id, until)
+        except (WatchError, ValueError) as exc:
+            _fail(str(exc))
+            return
+        typer.echo(
+            f"unmuted {watch_id}"
+            if until is None
+            else f"muted {watch_id} until {until.isoformat()}"
+        )
+
+    @alerts_app.command("backtest")
+    def alerts_backtest(
+        csv_path: Annotated[
+            Path, typer.Argument(help="CSV with time,mentions,articles ('-' = stdin).")
+        ],
+        interval: Annotated[
+            int | None, typer.Option(help="Interval seconds (default: inferred).")
+        ] = None,
+        sensitivity: Annotated[float, typer.Option(help="Watch sensitivity.")] = 1.0,
+    ) -> None:
+        """Replay a mention series; one JSON line per notification the live system would send."""
+        try:
+            if str(csv_path) == "-":
+                text = sys.stdin.read(MAX_CSV_BYTES + 1)
+            else:
+                if csv_path.stat().st_size > MAX_CSV_BYTES:
+                    _fail(f"{csv_path}: larger than {MAX_CSV_BYTES} bytes")
+                text = csv_path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            _fail(f"{csv_path}: {exc.strerror or exc}")
+            return
+        if len(text) > MAX_CSV_BYTES:
+            _fail("input larger than allowed")
+        if not 0.1 <= sensitivity <= 10:
+            _fail("--sensitivity must be in [0.1, 10]")
+        if interval is not None and interval < 60:
+            _fail("--interval must be at least 60 seconds")
+        try:
+            series = read_series(text)
+            for note in run_backtest(series, interval_seconds=interval, sensitivity=sensitivity):
+                typer.echo(json.dumps(note, ensure_ascii=False))
+        except BacktestError as exc:
+            _fail(f"{csv_path}: {exc}")
+
+    @alerts_app.command("list")
+    def alerts_list(
+        watch: Annotated[str | None, typer.Option("--watch", help="Only this watch.")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    ) -> None:
+        """Recent alert decisions (fired, escalated, resolved), newest first."""
+        from sqlmodel import Session
+
+        from alerts.service import recent_alerts
+
+        with Session(get_engine()) as session:
+            rows = recent_alerts(session, watch_id=watch, limit=limit)
+        for a in rows:
+            start = a.interval_start.replace(tzinfo=a.interval_start.tzinfo or UTC)
+            if format == "json":
+                typer.echo(
+                    json.dumps(
+                        {
+                            "watch": a.watch_id,
+                            "kind": a.kind,
+                            "time": start.isoformat(),
+                            "observed": a.observed,
+                            "expected": a.expected,
+                            "details": a.details,
+                        },
+                        ensure_ascii=False,
+                        default=str,
+                    )
+                )
+            else:
+                typer.echo(
+                    f"{start:%Y-%m-%d %H:%M} {a.watch_id} {a.kind}: "
+                    f"{a.observed:g} vs {a.expected:.1f} expected"
+                )
+        if not rows and format != "json":
+            typer.echo("no alerts")

@@ -1,0 +1,242 @@
+"""Operations commands: `flower`, `metrics-serve`, `status`, `health` and `drift` for the newswatch CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+# Imported for its side effect: the worker process (started through this CLI) registers the
+# `newswatch.health_ping` task and the consumption signal that `health worker` relies on.
+import workers.health  # noqa: F401
+
+err = Console(stderr=True)
+HEALTH_CHECKS = ("worker", "beat", "db", "redis")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def validate_basic_auth(value: str) -> list[str]:
+    """Flower's credential list "user:password[,user2:password2]"; raises ValueError on nonsense."""
+    pairs = [p for p in value.split(",") if p]
+    if not pairs:
+        raise ValueError("empty")
+    for pair in pairs:
+        user, sep, password = pair.partition(":")
+        if not sep or not user or not password:
+            raise ValueError("each credential must be user:password")
+    return pairs
+
+
+def flower_environment(
+    environ: dict[str, str], *, credentials: str, insecure_no_auth: bool
+) -> dict[str, str]:
+    """The environment Flower runs with: credentials passed by FLOWER_BASIC_AUTH, never argv."""
+    env = dict(environ)
+    # Flower's own /metrics must not write into the workers' multiprocess directory.
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.pop("prometheus_multiproc_dir", None)
+    env.pop("FLOWER_UNAUTHENTICATED_API", None)
+    credentials = credentials or env.get("FLOWER_BASIC_AUTH", "")
+    if credentials:
+        validate_basic_auth(credentials)
+        env["FLOWER_BASIC_AUTH"] = credentials
+    elif not insecure_no_auth:
+        raise PermissionError("no credentials")
+    else:
+        env.pop("FLOWER_BASIC_AUTH", None)
+    return env
+
+
+def register(
+    app: typer.Typer, *, get_settings: Callable[[], Any], get_engine: Callable[[], Any]
+) -> None:
+    @app.command()
+    def flower(
+        port: Annotated[int, typer.Option(help="HTTP port.")] = 5555,
+        address: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+        url_prefix: Annotated[str, typer.Option(help="Serve under this path prefix.")] = "",
+        insecure_no_auth: Annotated[
+            bool, typer.Option("--insecure-no-auth", help="Local development only: no login.")
+        ] = False,
+    ) -> None:
+        """Flower (task monitor) on the Redis broker, behind basic auth from NEWSWATCH_FLOWER_BASIC_AUTH."""
+        settings = get_settings()
+        broker = settings.effective_broker_url
+        if settings.embedded_broker or not broker.startswith(("redis://", "rediss://")):
+            _fail(
+                "Flower needs the Redis broker (set NEWSWATCH_BROKER_URL=redis://...). The embedded "
+                "SQLite broker has no broadcast, so Flower could not see workers; use "
+                "`newswatch status` instead."
+            )
+        try:
+            env = flower_environment(
+                dict(os.environ),
+                credentials=settings.flower_basic_auth.get_secret_value(),
+                insecure_no_auth=insecure_no_auth,
+            )
+        except PermissionError:
+            _fail(
+                "refusing to start Flower without credentials: set NEWSWATCH_FLOWER_BASIC_AUTH="
+                "user:password (or pass --insecure-no-auth for local development)"
+            )
+            return
+        except ValueError as exc:
+            _fail(f"NEWSWATCH_FLOWER_BASIC_AUTH: {exc} (expected user:password)")
+            return
+        if insecure_no_auth and "FLOWER_BASIC_AUTH" not in env:
+            err.print("[yellow]warning:[/yellow] Flower runs WITHOUT authentication")
+        os.environ.clear()
+        os.environ.update(env)
+        from workers.celery_app import app as celery_app
+        from workers.logs import setup_logging
+
+        setup_logging(json_logs=settings.log_json, level=settings.log_level)
+        argv = ["flower", f"--port={port}", f"--address={address}"]
+        if url_prefix:
+            argv.append(f"--url_prefix={url_prefix}")
+        celery_app.start(argv)
+
+    @app.command("metrics-serve")
+    def metrics_serve(
+        port: Annotated[int, typer.Option(help="HTTP port of /metrics.")] = 9100,
+        address: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    ) -> None:
+        """Prometheus exporter: worker counters (from NEWSWATCH_METRICS_DIR), queue depths, quality."""
+        settings = get_settings()
+        from workers import metrics, runtime
+
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            err.print(
+                "[yellow]warning:[/yellow] NEWSWATCH_METRICS_DIR is not set: worker counters and "
+                "latency histograms are not visible here, only queue depths and quality"
+            )
+        registry = metrics.build_registry(engine=get_engine(), depths=_depths(settings, runtime))
+        metrics.serve(registry, port=port, address=address)
+        err.print(f"serving Prometheus metrics on http://{address}:{port}/metrics")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+    @app.command()
+    def status(
+        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    ) -> None:
+        """Workers, queues, feed freshness, the last hour's ingest, latency and degraded outlets."""
+        from workers import runtime
+        from workers.status import collect_status, render
+
+        settings = get_settings()
+        celery_app = None
+        if not settings.embedded_broker:
+            from workers.celery_app import app as celery_app
+        data = collect_status(
+            settings,
+            get_engine(),
+            now=datetime.now(UTC),
+            celery_app=celery_app,
+            redis=runtime.redis_client(settings),
+        )
+        if format == "json":
+            typer.echo(json.dumps(data, default=str, ensure_ascii=False))
+        else:
+            render(data, Console())
+
+    @app.command()
+    def health(
+        check: Annotated[str, typer.Argument(help="worker | beat | db | redis")],
+        timeout: Annotated[
+            float, typer.Option(help="Seconds to wait for the worker probe.")
+        ] = 10.0,
+        queues: Annotated[
+            str, typer.Option("-Q", "--queues", help="Queues the worker must consume.")
+        ] = "feeds,articles,alerts",
+        max_age: Annotated[
+            float, typer.Option(help="Oldest acceptable beat heartbeat (s).")
+        ] = 90.0,
+    ) -> None:
+        """Exit 0 when healthy, 1 when not (compose healthcheck)."""
+        from workers import health as probes
+
+        settings = get_settings()
+        if check == "worker":
+            from workers.celery_app import app as celery_app
+
+            names = [q.strip() for q in queues.split(",") if q.strip()]
+            probe = probes.check_worker(settings, celery_app, queues=names, timeout=timeout)
+        elif check == "beat":
+            probe = probes.check_beat(
+                get_engine(), now=datetime.now(UTC), max_age=timedelta(seconds=max_age)
+            )
+        elif check == "db":
+            probe = probes.check_db(get_engine())
+        elif check == "redis":
+            probe = probes.check_redis(settings)
+        else:
+            _fail(f"unknown check {check!r}; one of {', '.join(HEALTH_CHECKS)}")
+            return
+        typer.echo(f"{'ok' if probe.ok else 'unhealthy'}: {check}: {probe.message}")
+        raise typer.Exit(0 if probe.ok else 1)
+
+    @app.command()
+    def drift(
+        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+        check: Annotated[bool, typer.Option("--check", help="Run the drift check now.")] = False,
+    ) -> None:
+        """Per-outlet extraction quality of the newest articles, and open drift alarms."""
+        from alerts.drift import check_drift, open_events
+        from storage.quality import outlet_quality
+
+        settings = get_settings()
+        engine = get_engine()
+        changed = []
+        if check:
+            changed = check_drift(
+                engine,
+                now=datetime.now(UTC),
+                ops_email=settings.ops_email,
+                mail_from=settings.mail_from,
+            )
+        quality = outlet_quality(engine)
+        drifted = {e.subject: e for e in open_events(engine)}
+        rows = [
+            {"outlet": o, **q.as_dict(), "drift": o in drifted} for o, q in sorted(quality.items())
+        ]
+        if format == "json":
+            typer.echo(json.dumps({"outlets": rows, "changed": [e.subject for e in changed]}))
+            return
+        from rich.table import Table
+
+        table = Table(title="extraction quality (newest 20 articles per outlet)")
+        for col in ("outlet", "n", "median chars", "author", "date", "leftover", "drift"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["outlet"],
+                str(r["articles"]),
+                f"{r['median_body_chars']:.0f}",
+                f"{r['share_with_author']:.0%}",
+                f"{r['share_with_date']:.0%}",
+                f"{r['share_leftover']:.0%}",
+                "[red]DRIFT[/red]" if r["drift"] else "",
+            )
+        Console().print(table)
+
+
+def _depths(settings: Any, runtime: Any) -> Callable[[], dict[str, int]]:
+    from workers.metrics import redis_queue_depths, sql_queue_depths
+
+    if settings.embedded_broker:
+        return lambda: sql_queue_depths(settings.effective_broker_url)
+    return lambda: redis_queue_depths(runtime.redis_client(settings))
