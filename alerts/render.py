@@ -261,7 +261,7 @@ def render_alert(
     for a in top:
         snip, spans = snippet(a.text or a.title, matcher)
         link = safe_url(a.url) or "(link withheld: not http/https)"
-        copies = f" (+{a.copies} copies)" if a.copies else ""
+        copies = f" (+{a.copies} {'copy' if a.copies == 1 else 'copies'})" if a.copies else ""
         text_lines += [
             f"- {header_safe(a.title, 300)}{copies}",
             f"  {header_safe(a.outlet, 64)}, {_when(a.time)}",
@@ -279,7 +279,11 @@ def render_alert(
         href = safe_url(a.url)
         title = esc(header_safe(a.title, 300)) or "(untitled)"
         head = f'<a href="{esc(href, quote=True)}">{title}</a>' if href else title
-        copies = f" <small>(+{a.copies} copies)</small>" if a.copies else ""
+        copies = (
+            f" <small>(+{a.copies} {'copy' if a.copies == 1 else 'copies'})</small>"
+            if a.copies
+            else ""
+        )
         items.append(
             f"<li><p>{head}{copies}<br><small>{esc(header_safe(a.outlet, 64))}, "
             f"{esc(_when(a.time))}</small><br>{_highlight_html(snip, spans)}</p></li>"

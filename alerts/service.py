@@ -441,7 +441,8 @@ def _top_articles(
                 copies=max(0, int(copies)),
             )
         )
-    # Spread across outlets first (one per outlet), then the rest, keeping recency order.
+    # Widely copied stories first; then spread across outlets (one per outlet), recency kept.
+    out.sort(key=lambda a: -a.copies)
     first: list[ArticleSummary] = []
     rest: list[ArticleSummary] = []
     used: set[str] = set()

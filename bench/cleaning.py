@@ -118,10 +118,9 @@ def run_scrapinghub(limit: int | None = None) -> dict[str, Any]:
     systems = {
         "newswatch clean": lambda h: clean(h).body,
         "trafilatura.extract(html)": lambda h: trafilatura.extract(h) or "",
-        "trafilatura.extract(html, include_comments=False)": lambda h: trafilatura.extract(
-            h, include_comments=False
-        )
-        or "",
+        "trafilatura.extract(html, include_comments=False)": lambda h: (
+            trafilatura.extract(h, include_comments=False) or ""
+        ),
     }
     for fn in systems.values():  # warm-up: imports, caches, model loading
         fn(pages[0][1])
@@ -152,7 +151,9 @@ def run_scrapinghub(limit: int | None = None) -> dict[str, Any]:
 
 def render(seeds: list[dict[str, Any]], sh: dict[str, Any] | None) -> str:
     lines = ["## Cleaning", "", "### Seeds (gold answers in `corpus/seeds/`)", ""]
-    lines.append("| seed | body F1 | comment tokens out of body, in comments | boilerplate left in body | title exact | authors exact | language |")
+    lines.append(
+        "| seed | body F1 | comment tokens out of body, in comments | boilerplate left in body | title exact | authors exact | language |"
+    )
     lines.append("|---|---|---|---|---|---|---|")
     for r in seeds:
         ct = "n/a" if r["comment_tokens_handled"] is None else f"{r['comment_tokens_handled']:.1%}"
@@ -160,7 +161,11 @@ def render(seeds: list[dict[str, Any]], sh: dict[str, Any] | None) -> str:
             f"| {r['seed']} | {r['body_f1']:.4f} | {ct} | {r['boilerplate_left']:.1%} | "
             f"{'yes' if r['title_exact'] else 'no'} | {'yes' if r['authors_exact'] else 'no'} | {r['language']} |"
         )
-    lines += ["", "Targets: body F1 ≥ 0.98 each; ≥ 95% of comment tokens handled; ≤ 1% boilerplate left; titles and authors exact.", ""]
+    lines += [
+        "",
+        "Targets: body F1 ≥ 0.98 each; ≥ 95% of comment tokens handled; ≤ 1% boilerplate left; titles and authors exact.",
+        "",
+    ]
     if sh:
         lines += [
             f"### Scrapinghub article-extraction benchmark ({sh['pages']} pages, one core)",
@@ -197,7 +202,9 @@ def main() -> None:
     md = render(seeds, sh)
     print(md)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"seeds": seeds, "scrapinghub": sh}, indent=2, ensure_ascii=False))
+    args.json.write_text(
+        json.dumps({"seeds": seeds, "scrapinghub": sh}, indent=2, ensure_ascii=False)
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(md + "\n", encoding="utf-8")

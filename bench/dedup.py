@@ -280,10 +280,11 @@ def _bulk_load(path: Path, n: int, rng: np.random.Generator, chunk: int = 20_000
     conn.execute("PRAGMA foreign_keys=OFF")  # synthetic index rows need no article rows
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-400000")
-    keep = np.empty((0, mh.NUM_PERM), dtype=np.uint32)
+    keep = np.empty((0, mh.NUM_PERM + 1), dtype=np.uint32)
     for start in range(1, n + 1, chunk):
         stop = min(n + 1, start + chunk)
-        sigs = rng.integers(0, 2**32 - 1, size=(stop - start, mh.NUM_PERM), dtype=np.uint32)
+        sigs = rng.integers(0, 2**32 - 1, size=(stop - start, mh.NUM_PERM + 1), dtype=np.uint32)
+        sigs[:, -1] = rng.integers(100, 1500, size=len(sigs))  # shingle counts
         if start == 1:
             keep = sigs[:1000].copy()
         conn.executemany(
@@ -337,7 +338,8 @@ def cost(sizes: list[int], probes: int, seed: int) -> list[dict[str, Any]]:
                 idx = rng.choice(mh.NUM_PERM, size=mh.NUM_PERM // 10, replace=False)
                 sig[idx] = rng.integers(0, 2**32 - 1, size=len(idx), dtype=np.uint32)
             else:
-                sig = rng.integers(0, 2**32 - 1, size=mh.NUM_PERM, dtype=np.uint32)
+                sig = rng.integers(0, 2**32 - 1, size=mh.NUM_PERM + 1, dtype=np.uint32)
+                sig[-1] = 600
             start = time.perf_counter()
             with session_scope(engine) as s:
                 hits = index_lookup(s, sig)

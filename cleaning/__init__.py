@@ -86,7 +86,11 @@ def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | Non
     H.read_metadata(page, url, outlet)
     extracted = H.extract_main_text(page.tree, url)
     res = clean_text(
-        extracted, html_mode=True, title_hint=page.title, title_variants=page.title_variants, outlet=outlet
+        extracted,
+        html_mode=True,
+        title_hint=page.title,
+        title_variants=page.title_variants,
+        outlet=outlet,
     )
     body = "\n\n".join(res.paragraphs)
     authors = page.authors or res.authors

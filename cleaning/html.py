@@ -12,6 +12,7 @@ from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
 
+from cleaning import rules as R
 from cleaning import text as T
 from cleaning.rules import OutletRules
 from cleaning.types import CleanComment, RemovedText
@@ -19,7 +20,8 @@ from cleaning.types import CleanComment, RemovedText
 MAX_HTML_BYTES = 20_000_000
 
 _SNIFF_RE = re.compile(
-    rb"<(?:!doctype\s+html|html|head|body|meta|title|div|p|article|script|link)[\s>/]", re.IGNORECASE
+    rb"<(?:!doctype\s+html|html|head|body|meta|title|div|p|article|script|link)[\s>/]",
+    re.IGNORECASE,
 )
 
 # a class token or id that names a comment section, in several languages
@@ -48,12 +50,41 @@ _META_TOKEN_RE = re.compile(
     r"comment-footer|says|comment-date|comment-time|date|avatar|vcard-avatar)$",
     re.IGNORECASE,
 )
-_BYLINE_TOKEN_RE = re.compile(r"^(?:byline|by-line|author|article-author|post-author|autor|avtor)$", re.I)
-_TEXT_TOKEN_RE = re.compile(r"^(?:comment-content|comment-text|comment_text|text|comment-body-text)$", re.I)
-_BLOCK_TAGS = frozenset(
-    "p div li br h1 h2 h3 h4 h5 h6 blockquote article section header footer ul ol tr pre figure".split()
+_BYLINE_TOKEN_RE = re.compile(
+    r"^(?:byline|by-line|author|article-author|post-author|autor|avtor)$", re.I
 )
-_SKIP_TAGS = frozenset(("script", "style", "noscript", "form", "button", "svg", "textarea", "select", "iframe"))
+_TEXT_TOKEN_RE = re.compile(
+    r"^(?:comment-content|comment-text|comment_text|text|comment-body-text|post-message|message|"
+    r"comment-message|c-comment-text)$",
+    re.I,
+)
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "li",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "article",
+        "section",
+        "header",
+        "footer",
+        "ul",
+        "ol",
+        "tr",
+        "pre",
+        "figure",
+    ]
+)
+_SKIP_TAGS = frozenset(
+    ("script", "style", "noscript", "form", "button", "svg", "textarea", "select", "iframe")
+)
 _SAYS_RE = re.compile(r"\s*(?:says|sagt|пишет|пише|dit|dice|said)\s*:?\s*$", re.IGNORECASE)
 _TITLE_SPLIT_RE = re.compile(r"\s+[|–—:·•-]\s+|\s+::\s+")
 
@@ -122,9 +153,20 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
 
     authors: list[str] = []
     raw = [
-        _meta(tree, "author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl"),
+        _meta(
+            tree,
+            "author",
+            "article:author",
+            "parsely-author",
+            "sailthru.author",
+            "dc.creator",
+            "byl",
+        ),
         *[_text(e) for e in tree.xpath('//*[@itemprop="author"]//*[@itemprop="name"]')[:3]],
-        *[_text(e) for e in tree.xpath('//*[@itemprop="author" and not(.//*[@itemprop="name"])]')[:3]],
+        *[
+            _text(e)
+            for e in tree.xpath('//*[@itemprop="author" and not(.//*[@itemprop="name"])]')[:3]
+        ],
         *[_text(e) for e in tree.xpath('//a[@rel="author"]')[:3]],
     ]
     if not any(raw):
@@ -132,7 +174,7 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
         for e in tree.xpath("//body//*[@class]")[:3000]:
             if _has(e, _BYLINE_TOKEN_RE):
                 t = _text(e)
-                m = T.R.BYLINE_RE.match(t)
+                m = R.BYLINE_RE.match(t)
                 if m and len(t) <= 120:
                     raw.append(m.group("names"))
                     break
@@ -213,12 +255,35 @@ def _find_containers(tree: HtmlElement, outlet: OutletRules | None) -> list[Html
 
 def _units(container: HtmlElement) -> list[HtmlElement]:
     out = []
+    texts = []
     for el in container.iter():
         if not isinstance(el.tag, str):
             continue
-        if _has(el, _UNIT_TOKEN_RE) or el.get("itemprop") == "comment" or "Comment" in (el.get("itemtype") or ""):
+        if (
+            _has(el, _UNIT_TOKEN_RE)
+            or el.get("itemprop") == "comment"
+            or "Comment" in (el.get("itemtype") or "")
+        ):
             out.append(el)
-    return out
+        elif _has(el, _TEXT_TOKEN_RE) or el.get("itemprop") == "text":
+            texts.append(el)
+    covered = set(out)
+    for t in texts:
+        # unnamed markup (Disqus and others): the nearest ancestor holding a text and an author
+        if any(a in covered for a in t.iterancestors()):
+            continue
+        for anc in t.iterancestors():
+            if anc is container:
+                break
+            if any(
+                isinstance(x.tag, str) and _has(x, _AUTHOR_TOKEN_RE) for x in anc.iterdescendants()
+            ):
+                if anc not in covered:
+                    out.append(anc)
+                    covered.add(anc)
+                break
+    order = {el: i for i, el in enumerate(container.iter())}
+    return sorted(out, key=lambda el: order[el])
 
 
 def _comment_from(unit: HtmlElement, nested: set[HtmlElement]) -> CleanComment | None:
@@ -231,11 +296,15 @@ def _comment_from(unit: HtmlElement, nested: set[HtmlElement]) -> CleanComment |
             continue
         if any(a in nested for a in el.iterancestors() if a is not unit) or el in nested:
             continue
-        if author_el is None and (_has(el, _AUTHOR_TOKEN_RE) or el.get("itemprop") == "author" or el.tag == "cite"):
+        if author_el is None and (
+            _has(el, _AUTHOR_TOKEN_RE) or el.get("itemprop") == "author" or el.tag == "cite"
+        ):
             author_el = el
         if _has(el, _META_TOKEN_RE) or el.tag == "time":
             meta_els.add(el)
-        if time_val is None and (el.tag == "time" or el.get("itemprop") in ("dateCreated", "datePublished")):
+        if time_val is None and (
+            el.tag == "time" or el.get("itemprop") in ("dateCreated", "datePublished")
+        ):
             time_val = el.get("datetime") or el.get("content") or _text(el)
         if text_el is None and (_has(el, _TEXT_TOKEN_RE) or el.get("itemprop") == "text"):
             text_el = el
@@ -244,7 +313,7 @@ def _comment_from(unit: HtmlElement, nested: set[HtmlElement]) -> CleanComment |
     if author_el is not None:
         skip.add(author_el)
     lines = _lines(text_el if text_el is not None else unit, skip)
-    lines = [ln for ln in lines if not T.R.REPLY_RE.match(ln)]
+    lines = [ln for ln in lines if not R.REPLY_RE.match(ln)]
     if not lines:
         return None
     published = T.parse_date(time_val) if time_val else None
@@ -287,7 +356,7 @@ def _comments_from_lines(lines: list[str], page: HtmlPage) -> int:
     buf: list[str] = []
     n = 0
     for i, ln in enumerate(lines):
-        if T.R.COMMENT_HEADER_RE.match(ln) or T.R.REPLY_RE.match(ln) or T.R.COMMENT_PROMPT_RE.match(ln):
+        if R.COMMENT_HEADER_RE.match(ln) or R.REPLY_RE.match(ln) or R.COMMENT_PROMPT_RE.match(ln):
             page.removed.append(RemovedText("comment_section", ln))
             continue
         name = T.name_of(ln)

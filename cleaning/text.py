@@ -39,7 +39,9 @@ _TAGS_RE = re.compile(
     r"filed under|posted in|categories|kategorien|рубрики)\s*:?.{0,200}$",
     re.IGNORECASE,
 )
-_LEAD_SOURCE_RE = re.compile(rf"^(?P<src>[{R.UPPER}][\w.’'-]+(?:\s[{R.UPPER}][\w.’'-]+){{0,3}}):\s+\S")
+_LEAD_SOURCE_RE = re.compile(
+    rf"^(?P<src>[{R.UPPER}][\w.’'-]+(?:\s[{R.UPPER}][\w.’'-]+){{0,3}}):\s+\S"
+)
 _DUP_DROP_CAP_RE = re.compile(rf"^(?P<cap>[{R.UPPER}])\s?(?=(?P=cap)[{R.LOWER}])")
 _GLUED_DROP_CAP_RE = re.compile(rf"^(?P<cap>[{R.UPPER}])(?=[{R.UPPER}][{R.LOWER}]{{2,}})")
 
@@ -152,7 +154,9 @@ def clean_author(name: str) -> str | None:
 
 
 def split_authors(names: str) -> list[str]:
-    parts = re.split(r"\s*(?:,|;|&|\band\b|\bund\b|\bи\b|\bта\b|\bet\b|\by\b)\s*", names, flags=re.I)
+    parts = re.split(
+        r"\s*(?:,|;|&|\band\b|\bund\b|\bи\b|\bта\b|\bet\b|\by\b)\s*", names, flags=re.I
+    )
     out = []
     for p in parts:
         a = clean_author(p)
@@ -178,7 +182,9 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
                 return META, "syndication_notice"
         rights = R.RIGHTS_RE.search(t)
         # a bare "© Agency" is a photo credit; "© 2024 X. All rights reserved" is a rights notice
-        if rights and (rights.group() != "©" or n > 12 or parse_date(t) or re.search(r"\b(?:19|20)\d\d\b", t)):
+        if rights and (
+            rights.group() != "©" or n > 12 or parse_date(t) or re.search(r"\b(?:19|20)\d\d\b", t)
+        ):
             return BOILER, "rights_notice"
     if n <= 30 and R.PHOTO_CREDIT_RE.match(t):
         return META, "image_credit"
@@ -314,7 +320,12 @@ def _bylines(blocks: list[Block], res: TextResult, html_mode: bool) -> None:
             if a not in res.authors:
                 res.authors.append(a)
         rest = (m.group("rest") or "").strip()
-        if rest and not R.ROLE_WORDS.search(rest) and not parse_date(rest) and len(rest.split()) <= 4:
+        if (
+            rest
+            and not R.ROLE_WORDS.search(rest)
+            and not parse_date(rest)
+            and len(rest.split()) <= 4
+        ):
             res.outlet = rest.rstrip(".")
         elif rest and parse_date(rest):
             res.published = res.published or parse_date(rest)
@@ -335,7 +346,12 @@ def _teasers(blocks: list[Block]) -> None:
         if b.rule == "teaser":
             # "Related: headline" followed by a bulleted list of more headlines
             j = i + 1
-            while j < n and blocks[j].label == BODY and R.BULLET_RE.match(blocks[j].text) and headline_like(blocks[j].text):
+            while (
+                j < n
+                and blocks[j].label == BODY
+                and R.BULLET_RE.match(blocks[j].text)
+                and headline_like(blocks[j].text)
+            ):
                 _mark(blocks[j], BOILER, "teaser")
                 j += 1
             continue
@@ -345,12 +361,16 @@ def _teasers(blocks: list[Block]) -> None:
         first = True
         while j < n and blocks[j].label == BODY:
             cur = blocks[j]
-            if not (headline_like(cur.text) or (cur.text.endswith("?") and cur.words <= 20)) and not (
-                "?" in cur.text and cur.words <= 20 and cur.text[-1] not in ".!"
-            ):
+            if not (
+                headline_like(cur.text) or (cur.text.endswith("?") and cur.words <= 20)
+            ) and not ("?" in cur.text and cur.words <= 20 and cur.text[-1] not in ".!"):
                 break
             nxt = blocks[j + 1] if j + 1 < n else None
-            more_list = nxt is not None and nxt.label == BODY and (headline_like(nxt.text) or _is_list_item(nxt.text))
+            more_list = (
+                nxt is not None
+                and nxt.label == BODY
+                and (headline_like(nxt.text) or _is_list_item(nxt.text))
+            )
             if not first and not (_is_list_item(cur.text) or more_list):
                 break
             _mark(cur, BOILER, "teaser")

@@ -74,16 +74,30 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def insert_ignore(engine_or_session: Any, model: type[SQLModel], values: dict[str, Any] | list[dict[str, Any]], *, conflict: list[str] | None = None) -> Any:
+def insert_ignore(
+    engine_or_session: Any,
+    model: type[SQLModel],
+    values: dict[str, Any] | list[dict[str, Any]],
+    *,
+    conflict: list[str] | None = None,
+) -> Any:
     """Build `INSERT … ON CONFLICT DO NOTHING` for the session's dialect (idempotent writes)."""
-    bind = engine_or_session.get_bind() if hasattr(engine_or_session, "get_bind") else engine_or_session
+    bind = (
+        engine_or_session.get_bind()
+        if hasattr(engine_or_session, "get_bind")
+        else engine_or_session
+    )
     table = model.__table__  # type: ignore[attr-defined]
     stmt: Any
     if bind.dialect.name == "postgresql":
         stmt = pg_insert(table).values(values)
     else:
         stmt = sqlite_insert(table).values(values)
-    return stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt.on_conflict_do_nothing()
+    return (
+        stmt.on_conflict_do_nothing(index_elements=conflict)
+        if conflict
+        else stmt.on_conflict_do_nothing()
+    )
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
@@ -93,7 +107,9 @@ def is_transient_db_error(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         return True
     text = str(exc).lower()
-    return any(s in text for s in ("database is locked", "connection", "server closed", "terminating"))
+    return any(
+        s in text for s in ("database is locked", "connection", "server closed", "terminating")
+    )
 
 
 def with_db_retry(fn: Callable[[], T], *, attempts: int = 5, base_delay: float = 0.5) -> T:

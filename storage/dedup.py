@@ -137,7 +137,7 @@ def _insert_keys(session: Session, article_id: int, keys: Sequence[tuple[int, in
 def index_lookup(
     session: Session, sig: np.ndarray, *, exclude: int = 0, threshold: float = DEFAULT_THRESHOLD
 ) -> list[tuple[int, float]]:
-    """Indexed articles whose signature's estimated Jaccard with sig is >= threshold, best first."""
+    """Indexed articles whose resemblance with sig is >= threshold, best first."""
     ids = _lookup(session, body_keys(sig), exclude=exclude)
     if not ids:
         return []
@@ -146,7 +146,7 @@ def index_lookup(
             MinHashSignature.article_id.in_(ids)  # type: ignore[attr-defined]
         )
     ).all()
-    scored = [(aid, mh.estimated_jaccard(sig, mh.from_bytes(blob))) for aid, blob in rows]
+    scored = [(aid, mh.similarity(sig, mh.from_bytes(blob))) for aid, blob in rows]
     return sorted(((a, s) for a, s in scored if s >= threshold), key=lambda x: (-x[1], x[0]))
 
 
@@ -456,7 +456,7 @@ def apply_dedup(
         }
         for cand in sorted(story_cands, key=_order_key):
             if cand.id in sigs and outlet_named(cand.outlet_id, syndicated_from, outlet_aliases):
-                s = mh.estimated_jaccard(sig, sigs[cand.id])
+                s = mh.similarity(sig, sigs[cand.id])
                 if s >= SYNDICATED_THRESHOLD:
                     match, sim, kind = cand, s, "near"
                     break
@@ -479,7 +479,7 @@ def apply_dedup(
             if root.id != match.id:
                 root_sig = session.get(MinHashSignature, root.id)
                 if root_sig is not None and sig is not None:
-                    sim_root = mh.estimated_jaccard(sig, mh.from_bytes(root_sig.signature))
+                    sim_root = mh.similarity(sig, mh.from_bytes(root_sig.signature))
             rkind = "syndicated" if root_synd_from_us else kind
             relinked = _relink(session, root, article, rkind, sim_root)
             _join_story(session, article, root.story_id, now)

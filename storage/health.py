@@ -13,7 +13,9 @@ from storage.db import session_scope
 from storage.models import Heartbeat
 
 
-def record_heartbeat(engine: Engine, *, name: str, now: datetime, info: dict[str, Any] | None = None) -> None:
+def record_heartbeat(
+    engine: Engine, *, name: str, now: datetime, info: dict[str, Any] | None = None
+) -> None:
     with session_scope(engine) as session:
         row = session.get(Heartbeat, name)
         if row is None:

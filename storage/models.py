@@ -249,7 +249,9 @@ class OutboxMessage(SQLModel, table=True):
     recipients: list[Any] = _json()
     subject: str = Field(sa_column=Column(Text, nullable=False))
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # full RFC 5322 message
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|failed|held
+    status: str = Field(
+        default="pending", max_length=16, index=True
+    )  # pending|sending|sent|failed|held
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -92,14 +92,22 @@ def nw_env(tmp_path: Path, farm: Any) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], *, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([NEWSWATCH, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+def run_cli(
+    args: list[str], env: dict[str, str], *, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [NEWSWATCH, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"newswatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"newswatch {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.5, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.5, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

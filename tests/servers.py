@@ -49,8 +49,19 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [
-            self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+            self.exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
         ]
         if self.password:
             args += ["--requirepass", self.password]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,8 +20,12 @@ from storage.models import Article, Comment, RemovedSpan
 from workers import runtime
 from workers.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="newswatch: news monitoring ingester.")
-outlets_app = typer.Typer(no_args_is_help=True, help="The outlet registry (one TOML file per outlet).")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="newswatch: news monitoring ingester."
+)
+outlets_app = typer.Typer(
+    no_args_is_help=True, help="The outlet registry (one TOML file per outlet)."
+)
 articles_app = typer.Typer(no_args_is_help=True, help="Stored articles.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(outlets_app, name="outlets")
@@ -80,10 +84,16 @@ def run(
     from workers.logs import setup_logging
 
     setup_logging(json_logs=settings.log_json, level=loglevel)
-    where = "embedded default (SQLite broker and store)" if settings.embedded_broker else "configured broker"
+    where = (
+        "embedded default (SQLite broker and store)"
+        if settings.embedded_broker
+        else "configured broker"
+    )
     err.print(f"newswatch: starting worker + beat on the {where}; data in {settings.data_dir}")
     celery_app.worker_main(
-        _worker_argv(beat=True, queues="feeds,articles,alerts", concurrency=concurrency, loglevel=loglevel)
+        _worker_argv(
+            beat=True, queues="feeds,articles,alerts", concurrency=concurrency, loglevel=loglevel
+        )
     )
 
 
@@ -98,7 +108,9 @@ def worker(
     from workers.logs import setup_logging
 
     setup_logging(json_logs=get_settings().log_json, level=loglevel)
-    celery_app.worker_main(_worker_argv(beat=False, queues=queues, concurrency=concurrency, loglevel=loglevel))
+    celery_app.worker_main(
+        _worker_argv(beat=False, queues=queues, concurrency=concurrency, loglevel=loglevel)
+    )
 
 
 @app.command()
@@ -111,14 +123,24 @@ def beat(loglevel: str = "INFO") -> None:
     setup_logging(json_logs=settings.log_json, level=loglevel)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery_app.start(
-        ["beat", "--loglevel", loglevel, "--schedule", str(settings.data_dir / "celerybeat-schedule")]
+        [
+            "beat",
+            "--loglevel",
+            loglevel,
+            "--schedule",
+            str(settings.data_dir / "celerybeat-schedule"),
+        ]
     )
 
 
 @app.command()
 def poll(
-    once: Annotated[bool, typer.Option("--once", help="Poll due feeds and process their articles now.")] = False,
-    all_feeds: Annotated[bool, typer.Option("--all", help="Poll every enabled feed, due or not.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll due feeds and process their articles now.")
+    ] = False,
+    all_feeds: Annotated[
+        bool, typer.Option("--all", help="Poll every enabled feed, due or not.")
+    ] = False,
     format: FormatOpt = "table",
 ) -> None:
     """Synchronous polling for cron users and tests (no broker needed)."""
@@ -148,7 +170,12 @@ def outlets_list(format: FormatOpt = "table") -> None:
     """The configured outlets."""
     outlets = _load_outlets_or_fail()
     if format == "json":
-        typer.echo(json.dumps([o.model_dump(mode="json", exclude={"source_file"}) for o in outlets], ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                [o.model_dump(mode="json", exclude={"source_file"}) for o in outlets],
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(title=f"{len(outlets)} outlets")
     for col in ("id", "name", "lang", "country", "feeds"):
@@ -162,7 +189,9 @@ def outlets_list(format: FormatOpt = "table") -> None:
 def outlets_check() -> None:
     """Validate every outlet file; exit 2 naming the file and key on the first error."""
     outlets = _load_outlets_or_fail()
-    console.print(f"[green]ok[/green]: {len(outlets)} outlets, {sum(len(o.feeds) for o in outlets)} feeds")
+    console.print(
+        f"[green]ok[/green]: {len(outlets)} outlets, {sum(len(o.feeds) for o in outlets)} feeds"
+    )
 
 
 def _load_outlets_or_fail() -> list[Any]:
@@ -230,7 +259,10 @@ def _print_articles(rows: Any, format: str) -> None:
         table.add_column(col)
     for a in rows:
         table.add_row(
-            str(a.id), a.outlet_id, a.status, a.published.strftime("%Y-%m-%d %H:%M") if a.published else "",
+            str(a.id),
+            a.outlet_id,
+            a.status,
+            a.published.strftime("%Y-%m-%d %H:%M") if a.published else "",
             (a.title or a.feed_title or "")[:80],
         )
     console.print(table)
@@ -238,16 +270,25 @@ def _print_articles(rows: Any, format: str) -> None:
 
 @articles_app.command("search")
 def articles_search(
-    words: Annotated[list[str], typer.Argument(help="Words that must all appear in title or body.")],
+    words: Annotated[
+        list[str], typer.Argument(help="Words that must all appear in title or body.")
+    ],
     limit: int = 50,
     format: FormatOpt = "table",
 ) -> None:
     """Articles whose title or body contains every word (case-insensitive)."""
     with Session(_engine()) as session:
-        q = select(Article).where(Article.status == "stored").order_by(Article.id.desc()).limit(limit)  # type: ignore[union-attr]
+        q = (
+            select(Article)
+            .where(Article.status == "stored")
+            .order_by(Article.id.desc())
+            .limit(limit)
+        )  # type: ignore[union-attr]
         for word in words:
             pattern = f"%{word.lower()}%"
-            q = q.where(or_(func.lower(Article.title).like(pattern), func.lower(Article.body).like(pattern)))
+            q = q.where(
+                or_(func.lower(Article.title).like(pattern), func.lower(Article.body).like(pattern))
+            )
         rows = session.exec(q).all()
     _print_articles(rows, format)
 
@@ -255,7 +296,9 @@ def articles_search(
 @articles_app.command("show")
 def articles_show(
     article_id: int,
-    removed: Annotated[bool, typer.Option("--removed", help="Show what cleaning removed and why.")] = False,
+    removed: Annotated[
+        bool, typer.Option("--removed", help="Show what cleaning removed and why.")
+    ] = False,
     format: FormatOpt = "table",
 ) -> None:
     """One article with its comments, versions, copies and story."""
@@ -264,8 +307,14 @@ def articles_show(
         if article is None:
             _fail(f"no article {article_id}")
             return
-        comments = session.exec(select(Comment).where(Comment.article_id == article_id).order_by(Comment.position)).all()  # type: ignore[arg-type]
-        spans = session.exec(select(RemovedSpan).where(RemovedSpan.article_id == article_id).order_by(RemovedSpan.position)).all()  # type: ignore[arg-type]
+        comments = session.exec(
+            select(Comment).where(Comment.article_id == article_id).order_by(Comment.position)
+        ).all()  # type: ignore[arg-type]
+        spans = session.exec(
+            select(RemovedSpan)
+            .where(RemovedSpan.article_id == article_id)
+            .order_by(RemovedSpan.position)
+        ).all()  # type: ignore[arg-type]
         from workers.cli_stories import article_relations
 
         relations = article_relations(session, article_id)
@@ -280,7 +329,18 @@ def articles_show(
         typer.echo(json.dumps(data, ensure_ascii=False, default=str))
         return
     console.rule(f"[bold]{data['title'] or '(untitled)'}")
-    for key in ("id", "outlet", "url", "authors", "published", "language", "status", "copy_of", "story", "version"):
+    for key in (
+        "id",
+        "outlet",
+        "url",
+        "authors",
+        "published",
+        "language",
+        "status",
+        "copy_of",
+        "story",
+        "version",
+    ):
         console.print(f"[dim]{key}:[/dim] {data[key]}")
     console.print(f"[dim]relations:[/dim] {json.dumps(relations, default=str)}")
     console.print()
@@ -299,14 +359,28 @@ def articles_show(
 
 @articles_app.command("export")
 def articles_export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write; '-' for stdout.")] = Path("-"),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write; '-' for stdout.")
+    ] = Path("-"),
     format: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
     all: Annotated[bool, typer.Option("--all", help="Include copies.")] = False,
 ) -> None:
     """Export stored articles as JSON Lines or CSV."""
     if format not in ("jsonl", "csv"):
         _fail("--format must be jsonl or csv")
-    fields = ["id", "outlet", "title", "url", "canonical_url", "authors", "published", "language", "copy_of", "story", "body"]
+    fields = [
+        "id",
+        "outlet",
+        "title",
+        "url",
+        "canonical_url",
+        "authors",
+        "published",
+        "language",
+        "copy_of",
+        "story",
+        "body",
+    ]
     out = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
     count = 0
     try:
@@ -354,7 +428,9 @@ def reclean(
             with session_scope(engine) as session:
                 article = session.get(Article, article_id)
                 if article is not None:
-                    reclean_article(session, article, outlets=outlets, now=datetime.now(timezone.utc))
+                    reclean_article(
+                        session, article, outlets=outlets, now=datetime.now(UTC)
+                    )
                     done += 1
             progress.advance(task)
     console.print(f"recleaned {done} articles")
@@ -386,7 +462,9 @@ def db_downgrade(revision: str) -> None:
 
 @app.command()
 def demo(
-    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's data in this folder.")] = None,
+    keep: Annotated[
+        Path | None, typer.Option("--keep", help="Keep the demo's data in this folder.")
+    ] = None,
     format: FormatOpt = "table",
 ) -> None:
     """The whole pipeline against built-in local outlets on 127.0.0.1; no network, no servers."""
@@ -405,7 +483,10 @@ def _register_extensions() -> None:
 
     for module, kwargs in (
         ("workers.cli_clean", {}),
-        ("workers.cli_feeds", {"get_engine": _engine, "get_client": lambda: runtime.get_http_client()}),
+        (
+            "workers.cli_feeds",
+            {"get_engine": _engine, "get_client": lambda: runtime.get_http_client()},
+        ),
         ("workers.cli_stories", {"get_engine": _engine}),
         ("workers.cli_alerts", {"get_settings": get_settings, "get_engine": _engine}),
         ("workers.cli_ops", {"get_settings": get_settings, "get_engine": _engine}),

@@ -26,7 +26,9 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+            files.extend(
+                sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            )
         elif p.is_file():
             files.append(p)
         else:
@@ -72,8 +74,12 @@ def render_text(d: dict[str, Any]) -> str:
 
 
 def clean_command(
-    paths: Annotated[list[Path], typer.Argument(help="HTML or text files (.gz too) or directories.")],
-    url: Annotated[str | None, typer.Option("--url", help="The page's URL (metadata only).")] = None,
+    paths: Annotated[
+        list[Path], typer.Argument(help="HTML or text files (.gz too) or directories.")
+    ],
+    url: Annotated[
+        str | None, typer.Option("--url", help="The page's URL (metadata only).")
+    ] = None,
     format: Annotated[str, typer.Option("--format", help="json | jsonl | text")] = "json",
 ) -> None:
     """Clean HTML or extracted text: body, comments, metadata and every removed span as JSON."""

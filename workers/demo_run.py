@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +86,17 @@ def evaluate_and_deliver(settings: Any) -> int:
     engine = runtime.get_engine(settings)
     alerts = evaluate_watches(
         engine,
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         interval_seconds=settings.alert_interval_seconds,
         watches=current_watches(),
         mail_from=settings.mail_from,
     )
-    deliver_pending(engine, smtp_url=None, outbox_dir=settings.effective_outbox_dir, now=datetime.now(timezone.utc))
+    deliver_pending(
+        engine,
+        smtp_url=None,
+        outbox_dir=settings.effective_outbox_dir,
+        now=datetime.now(UTC),
+    )
     return len(alerts)
 
 
@@ -100,11 +105,14 @@ def summarize(settings: Any) -> dict[str, Any]:
     from workers import runtime
 
     with Session(runtime.get_engine(settings)) as s:
+
         def count(q: Any) -> int:
             return int(s.exec(q).one())
 
         stored = count(select(func.count()).select_from(Article).where(Article.status == "stored"))
-        copies = count(select(func.count()).select_from(Article).where(Article.copy_of_id.is_not(None)))  # type: ignore[union-attr]
+        copies = count(
+            select(func.count()).select_from(Article).where(Article.copy_of_id.is_not(None))
+        )  # type: ignore[union-attr]
         entries = count(select(func.count()).select_from(FeedEntry))
         entry_articles = count(select(func.count(func.distinct(FeedEntry.article_id))))
         return {
@@ -116,7 +124,9 @@ def summarize(settings: Any) -> dict[str, Any]:
             "duplicates_merged": (entries - entry_articles) + copies,
             "url_duplicates_merged": entries - entry_articles,
             "copies_linked": copies,
-            "articles_failed": count(select(func.count()).select_from(Article).where(Article.status == "failed")),
+            "articles_failed": count(
+                select(func.count()).select_from(Article).where(Article.status == "failed")
+            ),
             "comments_separated": count(select(func.count()).select_from(Comment)),
             "spans_removed": count(select(func.count()).select_from(RemovedSpan)),
             "stories": count(select(func.count()).select_from(Story)),

@@ -6,12 +6,26 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # user:password@ in URLs, and key=value pairs whose key looks secret.
-_URL_SECRET = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
-_KV_SECRET = re.compile(r"(?P<key>password|passwd|secret|token|api[_-]?key|basic_auth)(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<val>[^\s\"',}]+)", re.I)
-_EXTRA_KEYS = ("feed_id", "article_id", "outlet", "watch_id", "dedup", "comments", "outcome", "task_id")
+_URL_SECRET = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
+)
+_KV_SECRET = re.compile(
+    r"(?P<key>password|passwd|secret|token|api[_-]?key|basic_auth)(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?P<val>[^\s\"',}]+)",
+    re.I,
+)
+_EXTRA_KEYS = (
+    "feed_id",
+    "article_id",
+    "outlet",
+    "watch_id",
+    "dedup",
+    "comments",
+    "outcome",
+    "task_id",
+)
 
 
 def mask_secrets(text: str) -> str:
@@ -23,14 +37,18 @@ class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_secrets(str(record.msg))
         if record.args:
-            record.args = tuple(mask_secrets(str(a)) for a in record.args) if isinstance(record.args, tuple) else record.args
+            record.args = (
+                tuple(mask_secrets(str(a)) for a in record.args)
+                if isinstance(record.args, tuple)
+                else record.args
+            )
         return True
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -52,7 +70,11 @@ class TextFormatter(logging.Formatter):
 
 def setup_logging(*, json_logs: bool = False, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_logs else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_logs
+        else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(MaskingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -13,7 +13,9 @@ from workers import runtime
 from workers.settings import Settings
 
 
-def poll_once(settings: Settings, *, all_feeds: bool = False, progress: bool = False) -> dict[str, Any]:
+def poll_once(
+    settings: Settings, *, all_feeds: bool = False, progress: bool = False
+) -> dict[str, Any]:
     """Poll due (or all) feeds, then process every new article; returns counts for a summary."""
     from storage.migrate import upgrade
     from workers.pipeline import TransientError, mark_failed, pending_article_ids, process_article
@@ -24,7 +26,7 @@ def poll_once(settings: Settings, *, all_feeds: bool = False, progress: bool = F
     engine = runtime.get_engine(settings)
     client = runtime.get_http_client(settings)
     outlets = runtime.outlets_by_id(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sync_outlets(engine, list(outlets.values()), now=now)
     if all_feeds:
         from sqlmodel import Session, select
@@ -32,7 +34,10 @@ def poll_once(settings: Settings, *, all_feeds: bool = False, progress: bool = F
         from storage.models import Feed
 
         with Session(engine) as session:
-            feed_ids = [int(i) for i in session.exec(select(Feed.id).where(Feed.disabled_at.is_(None))).all()]  # type: ignore[union-attr]
+            feed_ids = [
+                int(i)
+                for i in session.exec(select(Feed.id).where(Feed.disabled_at.is_(None))).all()
+            ]  # type: ignore[union-attr]
     else:
         feed_ids = due_feed_ids(engine, now=now)
     outcomes: Counter[str] = Counter()
@@ -50,7 +55,9 @@ def poll_once(settings: Settings, *, all_feeds: bool = False, progress: bool = F
         art_task = bar.add_task("processing articles", total=len(ids))
         for article_id in ids:
             try:
-                result = process_article(engine, article_id, client=client, outlets=outlets, watches=watches)
+                result = process_article(
+                    engine, article_id, client=client, outlets=outlets, watches=watches
+                )
             except TransientError as exc:
                 mark_failed(engine, article_id, f"transient: {exc}")
                 counts["failed"] += 1

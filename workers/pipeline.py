@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -65,7 +65,7 @@ def parse_iso(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def mark_failed(engine: Engine, article_id: int, reason: str) -> None:
@@ -212,7 +212,7 @@ def process_article(
     if isinstance(fetched, ProcessOutcome):
         return fetched
     article, response, cleaned = fetched
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with session_scope(engine) as session:
         outcome = store_clean_article(
             session,
@@ -230,14 +230,21 @@ def process_article(
     return outcome
 
 
-def reclean_article(session: Session, article: Article, *, outlets: dict[str, Any], now: datetime) -> ProcessOutcome:
+def reclean_article(
+    session: Session, article: Article, *, outlets: dict[str, Any], now: datetime
+) -> ProcessOutcome:
     """Re-run cleaning on the stored raw page (after rules changed) without fetching again."""
     if not article.raw_page:
         return ProcessOutcome(article.id or 0, "skipped", error="no raw page kept")
     raw = zlib.decompress(article.raw_page)
     cleaned = clean(raw, url=article.url, outlet=outlet_rules(outlets.get(article.outlet_id)))
     return store_clean_article(
-        session, article=article, cleaned=cleaned, raw=raw, content_type=article.raw_content_type, now=now
+        session,
+        article=article,
+        cleaned=cleaned,
+        raw=raw,
+        content_type=article.raw_content_type,
+        now=now,
     )
 
 

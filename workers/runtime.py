@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from functools import lru_cache
@@ -28,7 +29,10 @@ def _cached(name: str, factory: Any) -> Any:
 
 def get_engine(settings: Settings | None = None) -> Engine:
     settings = settings or get_settings()
-    return _cached(f"engine:{settings.effective_database_url}", lambda: make_engine(settings.effective_database_url))
+    return _cached(
+        f"engine:{settings.effective_database_url}",
+        lambda: make_engine(settings.effective_database_url),
+    )
 
 
 def redis_client(settings: Settings | None = None) -> Any | None:
@@ -39,7 +43,9 @@ def redis_client(settings: Settings | None = None) -> Any | None:
         return None
     import redis
 
-    return _cached("redis", lambda: redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+    return _cached(
+        "redis", lambda: redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    )
 
 
 def get_http_client(settings: Settings | None = None) -> Any:
@@ -102,10 +108,8 @@ def reset() -> None:
         for value in _per_process.values():
             close = getattr(value, "close", None) or getattr(value, "dispose", None)
             if close:
-                try:
+                with contextlib.suppress(Exception):  # best-effort cleanup
                     close()
-                except Exception:  # noqa: S110 - best effort cleanup
-                    pass
         _per_process.clear()
     _outlets_by_id_cached.cache_clear()
     get_settings.cache_clear()

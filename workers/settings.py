@@ -26,8 +26,12 @@ class Settings(BaseSettings):
         SecretStr(""), description="Celery broker; empty = kombu's SQLite transport in data_dir."
     )
     outlets_dir: Path = Field(PACKAGE_OUTLETS_DIR, description="Folder of outlet TOML files.")
-    watches_file: Path | None = Field(None, description="Watches TOML; default data_dir/watches.toml.")
-    smtp_url: SecretStr = Field(SecretStr(""), description="smtp:// or smtps://; empty = .eml files.")
+    watches_file: Path | None = Field(
+        None, description="Watches TOML; default data_dir/watches.toml."
+    )
+    smtp_url: SecretStr = Field(
+        SecretStr(""), description="smtp:// or smtps://; empty = .eml files."
+    )
     mail_from: str = Field("newswatch <newswatch@localhost>", description="From address of emails.")
     outbox_dir: Path | None = Field(None, description="Where .eml files go without SMTP.")
     ops_email: str = Field("", description="Recipient of operational alarms (extraction drift).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import shared_task
@@ -16,7 +16,7 @@ log = logging.getLogger("newswatch.tasks")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @shared_task(name="newswatch.dispatch_due_feeds", ignore_result=True)

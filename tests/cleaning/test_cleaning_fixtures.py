@@ -36,7 +36,9 @@ def test_fixture(path: Path):
     assert got.language == exp["language"] == path.name.split("_")[0]
     assert got.outlet == exp["outlet"]
     assert got.paragraphs == exp["body"]
-    assert [{"author": c.author, "text": c.text, "kind": c.kind} for c in got.comments] == exp["comments"]
+    assert [{"author": c.author, "text": c.text, "kind": c.kind} for c in got.comments] == exp[
+        "comments"
+    ]
     assert [{"rule": r.rule, "text": r.text} for r in got.removed] == exp["removed"]
     assert got.syndicated_from == exp["syndicated_from"]
     assert got.image_credits == exp["image_credits"]
@@ -56,7 +58,9 @@ def test_nothing_is_silently_lost_from_text(path: Path):
         if line:
             caps = [r.text for r in got.removed if r.rule == "drop_cap"]
             repaired = [line[len(c) :].lstrip() for c in caps if line.startswith(c)]
-            assert line in pool or line.lstrip("• ") in pool or any(x in pool for x in repaired), line
+            assert line in pool or line.lstrip("• ") in pool or any(x in pool for x in repaired), (
+                line
+            )
 
 
 @pytest.mark.parametrize("path", [p for p in CASES if p.suffix == ".html"], ids=lambda p: p.name)

@@ -60,7 +60,9 @@ def test_teaser_marker_takes_its_headline_but_not_the_following_subheading():
 
 def test_comment_section_with_authors_reply_markers_and_lost_author_lines():
     text = (
-        "Water law debated\n\n" + BODY + "Alice Cooper\n\nI think the law is long overdue.\n\nReply\n\n"
+        "Water law debated\n\n"
+        + BODY
+        + "Alice Cooper\n\nI think the law is long overdue.\n\nReply\n\n"
         "Bob Marley\n\nFarmers will pay for this, as always.\n\n\n"
         "A comment whose author line was lost.\n\nIt has two paragraphs.\n\n"
         "Иван Петров\n\nЗакон нужен, но переходный период слишком короткий.\n"
@@ -154,7 +156,9 @@ def test_gzip_bytes_and_cp1251_text_are_read():
 
     got = clean(gzip.compress(_page().encode("utf-8")))
     assert got.title == "Water law debated"
-    ru = ("Заголовок новости\n\n" + "Это длинный абзац русского текста о событиях недели. " * 5).encode("cp1251")
+    ru = (
+        "Заголовок новости\n\n" + "Это длинный абзац русского текста о событиях недели. " * 5
+    ).encode("cp1251")
     assert clean(ru).language == "ru"
 
 

@@ -36,14 +36,22 @@ def stored_count(url: str) -> int:
     engine = make_engine(url)
     try:
         with Session(engine) as s:
-            return int(s.exec(select(func.count()).select_from(Article).where(Article.status == "stored")).one())
+            return int(
+                s.exec(
+                    select(func.count()).select_from(Article).where(Article.status == "stored")
+                ).one()
+            )
     finally:
         engine.dispose()
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [NEWSWATCH, *args], env=env, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [NEWSWATCH, *args],
+        env=env,
+        cwd=REPO,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -64,7 +72,9 @@ def check_ingest(url: str, expected: set[str]) -> None:
         articles = s.exec(select(Article)).all()
         stored = [a for a in articles if a.status == "stored"]
         assert {a.canonical_url for a in articles} == expected
-        assert len(stored) == len(expected), [(a.url, a.status, a.error) for a in articles if a.status != "stored"]
+        assert len(stored) == len(expected), [
+            (a.url, a.status, a.error) for a in articles if a.status != "stored"
+        ]
         assert all(a.body and len(a.body) > 200 for a in stored)
         assert s.exec(select(func.count()).select_from(Comment)).one() > 0
         assert s.exec(select(func.count()).select_from(FeedEntry)).one() >= len(expected)
@@ -83,7 +93,11 @@ def test_redis_broker_and_worker_ingest_everything_once(
     worker = start(["worker", "--concurrency", "2"], env, tmp_path / "worker.log")
     beat = start(["beat"], env, tmp_path / "beat.log")
     try:
-        wait_for(lambda: stored_count(database_url) >= len(expected), timeout=240, what="all articles stored")
+        wait_for(
+            lambda: stored_count(database_url) >= len(expected),
+            timeout=240,
+            what="all articles stored",
+        )
     finally:
         stop(beat)
         stop(worker)
@@ -93,14 +107,22 @@ def test_redis_broker_and_worker_ingest_everything_once(
 
 
 @pytest.mark.slow
-def test_embedded_default_run_ingests_with_no_servers(nw_env: dict[str, str], tmp_path: Path) -> None:
+def test_embedded_default_run_ingests_with_no_servers(
+    nw_env: dict[str, str], tmp_path: Path
+) -> None:
     env = dict(nw_env)  # no broker, no database: kombu's SQLite transport and SQLite store
     expected = expected_canonical_links(Path(env["NEWSWATCH_OUTLETS_DIR"]))
     service = start(["run", "--concurrency", "2"], env, tmp_path / "run.log")
     db_url = f"sqlite:///{Path(env['NEWSWATCH_DATA_DIR']) / 'newswatch.db'}"
     try:
-        wait_for(lambda: Path(env["NEWSWATCH_DATA_DIR"], "newswatch.db").exists() and stored_count(db_url) >= len(expected),
-                 timeout=240, what="all articles stored on the embedded default")
+        wait_for(
+            lambda: (
+                Path(env["NEWSWATCH_DATA_DIR"], "newswatch.db").exists()
+                and stored_count(db_url) >= len(expected)
+            ),
+            timeout=240,
+            what="all articles stored on the embedded default",
+        )
     finally:
         stop(service)
     check_ingest(db_url, expected)
@@ -113,6 +135,8 @@ def test_poll_once_is_synchronous_and_idempotent(nw_env: dict[str, str]) -> None
     assert first["feed_errors"] == 0
     second = json.loads(run_cli(["poll", "--once", "--all", "--format", "json"], nw_env).stdout)
     assert second["articles_processed"] == 0  # re-polling adds nothing
-    listed = run_cli(["articles", "list", "--all", "--limit", "1000", "--format", "json"], nw_env).stdout
+    listed = run_cli(
+        ["articles", "list", "--all", "--limit", "1000", "--format", "json"], nw_env
+    ).stdout
     rows: list[dict[str, Any]] = [json.loads(line) for line in listed.splitlines() if line.strip()]
     assert len(rows) == first["articles_processed"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect, text
@@ -12,22 +12,33 @@ import storage.models as m
 from storage.db import make_engine, session_scope
 from storage.migrate import check, downgrade, upgrade
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def seed(url: str) -> None:
     engine = make_engine(url)
     with session_scope(engine) as s:
-        feed = m.Feed(outlet_id="demo", url="https://example.org/feed", next_check_at=NOW, created_at=NOW)
+        feed = m.Feed(
+            outlet_id="demo", url="https://example.org/feed", next_check_at=NOW, created_at=NOW
+        )
         s.add(feed)
         s.flush()
         story = m.Story(title="t", created_at=NOW, updated_at=NOW)
         s.add(story)
         s.flush()
         art = m.Article(
-            outlet_id="demo", feed_id=feed.id, url="https://example.org/a", canonical_url="https://example.org/a",
-            url_hash="h" * 64, status="stored", title="A", body="Body", authors=["X"], story_id=story.id,
-            raw_page=b"x\x9c", first_seen_at=NOW,
+            outlet_id="demo",
+            feed_id=feed.id,
+            url="https://example.org/a",
+            canonical_url="https://example.org/a",
+            url_hash="h" * 64,
+            status="stored",
+            title="A",
+            body="Body",
+            authors=["X"],
+            story_id=story.id,
+            raw_page=b"x\x9c",
+            first_seen_at=NOW,
         )
         s.add(art)
         s.flush()

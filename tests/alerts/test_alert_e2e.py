@@ -1,0 +1,210 @@
+"""End to end on SQLite: weeks of ordinary articles, then a burst on a watched term → exactly one
+email at a real SMTP server, with the right subject, stories and sparkline; quiet days send none."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from alerts.delivery import deliver_pending
+from alerts.service import evaluate_watches, record_mentions
+from alerts.watches import parse_watch
+from storage.models import Alert, Article, Mention, OutboxMessage
+from tests.alerts.conftest import SmtpServer
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+OUTLETS = ["tass", "ria", "spiegel", "welt", "telegraph", "inosmi"]
+
+
+class Feeder:
+    """Stores articles as the pipeline would (cleaned title/body) and records mentions."""
+
+    def __init__(self, engine, watches) -> None:
+        self.engine = engine
+        self.watches = watches
+        self.n = 0
+
+    def add(self, s: Session, when: datetime, outlet: str, title: str, body: str, **kw) -> Article:
+        self.n += 1
+        url = f"https://{outlet}.example/{self.n}"
+        a = Article(
+            outlet_id=outlet,
+            url=url,
+            canonical_url=url,
+            url_hash=hashlib.sha256(url.encode()).hexdigest(),
+            status="stored",
+            title=title,
+            body=body,
+            language="en",
+            first_seen_at=when,
+            stored_at=when,
+            **kw,
+        )
+        s.add(a)
+        s.flush()
+        record_mentions(s, article=a, watches=self.watches, now=when)
+        return a
+
+    def ordinary_hours(self, start: datetime, hours: int, rng: random.Random) -> None:
+        with Session(self.engine) as s:
+            for h in range(hours):
+                t = start + timedelta(hours=h)
+                for k in range(rng.randint(2, 5)):
+                    mention = rng.random() < 0.04
+                    body = "Officials discussed the Sarmat programme." if mention else "Markets were calm."
+                    self.add(s, t + timedelta(minutes=7 * k), rng.choice(OUTLETS), "Daily news", body)
+            s.commit()
+
+
+def _sent(server: SmtpServer):
+    return [message_from_bytes(raw, policy=default) for _, _, raw in server.handler.messages]
+
+
+def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
+    watch = parse_watch({"id": "sarmat", "terms": ["Sarmat*", "Сармат*"], "recipients": ["desk@example.org"]})
+    muted = parse_watch({"id": "muted", "terms": ["Sarmat"], "recipients": ["m@example.org"], "muted_until": "2099-01-01T00:00:00Z"})
+    watches = [watch, muted]
+    feeder = Feeder(engine, watches)
+    rng = random.Random(7)
+    days = 18
+    feeder.ordinary_hours(START, days * 24, rng)
+    now = START + timedelta(days=days)
+
+    # Ordinary days: evaluate the whole history, then hour by hour — nothing is sent.
+    assert evaluate_watches(engine, now=now - timedelta(hours=6), interval_seconds=3600, watches=watches) == []
+    for h in range(-5, 1):
+        assert evaluate_watches(engine, now=now + timedelta(hours=h), interval_seconds=3600, watches=watches) == []
+    assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now).sent == 0
+
+    # The burst: a dozen stories across outlets, plus a syndicated copy that must not count twice.
+    with Session(engine) as s:
+        ordinary = 0
+        for k in range(12):
+            a = feeder.add(
+                s,
+                now + timedelta(minutes=4 * k),
+                OUTLETS[k % len(OUTLETS)],
+                f"Russia tests Sarmat missile, report {k}",
+                "The RS-28 Sarmat <ICBM> was launched from Plesetsk. Officials confirmed the "
+                "test of the «Сармата» system on Tuesday.",
+            )
+            if k == 0:
+                first = a
+        feeder.add(s, now + timedelta(minutes=50), "inosmi", first.title, first.body, copy_of_id=first.id, copy_kind="exact")
+        for k in range(4):
+            feeder.add(s, now + timedelta(minutes=5 + 9 * k), OUTLETS[k], "Daily news", "Markets were calm.")
+            ordinary += 1
+        s.commit()
+        assert s.exec(select(Mention).where(Mention.watch_id == "sarmat").where(Mention.seen_at >= now)).all().__len__() == 12
+
+    alerts = evaluate_watches(engine, now=now + timedelta(hours=1), interval_seconds=3600, watches=watches)
+    kinds = sorted((a.watch_id, a.kind) for a in alerts)
+    assert kinds == [("muted", "fired"), ("sarmat", "fired")]
+    # Re-running the same evaluation is harmless.
+    assert evaluate_watches(engine, now=now + timedelta(hours=1), interval_seconds=3600, watches=watches) == []
+
+    report = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now + timedelta(hours=1))
+    assert report.sent == 1
+    mails = _sent(smtp_server)
+    assert len(mails) == 1
+    mail = mails[0]
+    assert mail["To"] == "desk@example.org"
+    assert mail["Subject"].startswith("Sarmat: 12 articles in 1 h, ")
+    assert mail["Subject"].endswith("× usual")
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Russia tests Sarmat missile, report 11" in text
+    assert "&lt;ICBM&gt;" in html and "<strong>Sarmat</strong>" in html
+    assert "(+1 copy)" in text  # the syndicated copy is merged into its story
+    pngs = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert len(pngs) == 1 and pngs[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # The burst goes on a little, then dies down: no second email, a "resolved" decision later.
+    with Session(engine) as s:
+        for k in range(5):
+            feeder.add(s, now + timedelta(hours=1, minutes=5 * k), OUTLETS[k], f"More on Sarmat {k}", "Sarmat again.")
+        s.commit()
+    feeder.ordinary_hours(now + timedelta(hours=2), 30, rng)
+    for h in range(2, 33):
+        evaluate_watches(engine, now=now + timedelta(hours=h), interval_seconds=3600, watches=watches)
+    deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now + timedelta(hours=40))
+    subjects = [m["Subject"] for m in _sent(smtp_server)]
+    assert len([x for x in subjects if "articles in" in x]) == 1
+    with Session(engine) as s:
+        decided = s.exec(select(Alert).where(Alert.watch_id == "sarmat").order_by(Alert.interval_start)).all()
+        assert [a.kind for a in decided] == ["fired", "resolved"]
+        assert s.exec(select(OutboxMessage).where(OutboxMessage.recipients.contains("m@example.org"))).all() == []  # type: ignore[attr-defined]
+
+    # `newswatch alerts list` shows the decisions.
+    import typer
+
+    from workers.cli_alerts import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """root"""
+
+    register(app, get_settings=lambda: None, get_engine=lambda: engine)
+    out = CliRunner().invoke(app, ["alerts", "list", "--watch", "sarmat"])
+    assert out.exit_code == 0 and "sarmat fired" in out.output and "sarmat resolved" in out.output
+
+
+def test_quiet_hours_hold_then_release_as_digest(engine, tmp_path: Path) -> None:
+    watch = parse_watch(
+        {"id": "kgd", "terms": ["Kaliningrad"], "recipients": ["desk@example.org"], "quiet_hours": "22:00-07:00"}
+    )
+    feeder = Feeder(engine, [watch])
+    rng = random.Random(3)
+    days = 10
+    with Session(engine) as s:
+        for h in range(days * 24):
+            t = START + timedelta(hours=h)
+            for k in range(3):
+                body = "Kaliningrad port news." if rng.random() < 0.04 else "Nothing much."
+                feeder.add(s, t + timedelta(minutes=10 * k), OUTLETS[k], "News", body)
+        s.commit()
+    night = START + timedelta(days=days, hours=1)  # 01:00 UTC: inside quiet hours
+    evaluate_watches(engine, now=night, interval_seconds=3600, watches=[watch])
+    with Session(engine) as s:
+        for k in range(10):
+            feeder.add(s, night + timedelta(minutes=5 * k), OUTLETS[k % 6], f"Kaliningrad blockade {k}", "Kaliningrad.")
+        s.commit()
+    alerts = evaluate_watches(engine, now=night + timedelta(hours=1), interval_seconds=3600, watches=[watch])
+    assert [a.kind for a in alerts] == ["fired"]
+    with Session(engine) as s:
+        rows = s.exec(select(OutboxMessage)).all()
+        assert [r.status for r in rows] == ["held"]
+    # Nothing goes out while quiet.
+    assert deliver_pending(engine, smtp_url=None, outbox_dir=tmp_path, now=night + timedelta(hours=1)).written == 0
+    morning = START + timedelta(days=days, hours=8)
+    evaluate_watches(engine, now=morning, interval_seconds=3600, watches=[watch])
+    report = deliver_pending(engine, smtp_url=None, outbox_dir=tmp_path, now=morning)
+    assert report.written >= 1
+    assert any("Kaliningrad" in p.read_text() for p in tmp_path.glob("*.eml"))
+    with Session(engine) as s:
+        assert "held" not in [r.status for r in s.exec(select(OutboxMessage)).all()]
+
+
+def test_mentions_once_per_story_and_filters(engine) -> None:
+    watch = parse_watch({"id": "ns", "terms": ["Nord Stream"], "outlets": ["welt", "spiegel"], "languages": ["de"]})
+    feeder = Feeder(engine, [watch])
+    now = START
+    with Session(engine) as s:
+        a = feeder.add(s, now, "welt", "Nord Stream", "x", language="de")
+        a.language = "de"
+        # The same story again (a copy) and a different outlet outside the filter.
+        b = feeder.add(s, now, "spiegel", "Nord-Stream Lecks", "y", copy_of_id=a.id)
+        c = feeder.add(s, now, "tass", "Nord Stream", "z")
+        s.commit()
+        rows = s.exec(select(Mention)).all()
+        assert [(m.article_id, m.story_key) for m in rows] == [(a.id, f"a{a.id}")]
+        assert b.id and c.id

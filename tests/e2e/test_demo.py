@@ -1,0 +1,58 @@
+"""`newswatch demo` as a user runs it: a subprocess with no servers, its summary checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from storage.db import make_engine
+from storage.models import Article, Comment
+from tests.conftest import NEWSWATCH, REPO
+
+
+def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    keep = tmp_path / "demo"
+    proc = subprocess.run(
+        [NEWSWATCH, "demo", "--keep", str(keep), "--format", "json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["articles_stored"] >= 40
+    assert summary["articles_failed"] == 0
+    assert summary["feed_errors"] == 0
+    assert summary["second_poll_new_articles"] == 0
+    # the same URL with tracking parameters, and an article syndicated on a second outlet
+    assert summary["url_duplicates_merged"] >= 1
+    assert summary["copies_linked"] >= 1
+    assert summary["comments_separated"] >= 40
+    engine = make_engine(f"sqlite:///{keep / 'newswatch.db'}")
+    with Session(engine) as s:
+        articles = s.exec(select(Article)).all()
+        assert len({a.canonical_url for a in articles}) == len(articles)
+        assert not any("utm_" in a.canonical_url for a in articles)
+        comments = s.exec(select(Comment)).all()
+        bodies = "\n".join(a.body or "" for a in articles)
+        # no reader comment text ends up in any stored body
+        leaked = [
+            c.text[:60]
+            for c in comments
+            if c.kind == "comment" and len(c.text) > 40 and c.text[:40] in bodies
+        ]
+        assert leaked == []
+    engine.dispose()
+    # the table form for people works too
+    table = subprocess.run(
+        [NEWSWATCH, "demo"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert table.returncode == 0, table.stderr
+    assert "articles_stored" in table.stdout
