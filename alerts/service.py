@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from alerts.detect import Detector, DetectorConfig, Interval, new_state
@@ -259,7 +261,8 @@ def _evaluate(
             ).one_or_none()
             or rows[spec.id]
         )
-        state = row.detector_state or new_state()
+        # A deep copy: the ORM must see a new value, not the loaded one mutated in place.
+        state = json.loads(json.dumps(row.detector_state)) if row.detector_state else new_state()
         if state.get("t0") is None:
             begin = end - (cfg.baseline_days + cfg.exclude_recent_days + 1) * 86400
             begin -= begin % step
@@ -301,7 +304,8 @@ def _evaluate(
         row.state = "firing" if state.get("phase") == "firing" else "quiet"
         bs = state.get("burst_start")
         row.burst_started_at = datetime.fromtimestamp(bs, UTC) if bs else None
-        row.detector_state = dict(state)
+        row.detector_state = state
+        flag_modified(row, "detector_state")
         row.last_evaluated_at = now
         session.add(row)
     session.flush()

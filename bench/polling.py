@@ -104,7 +104,9 @@ class FullPath:
         self.config = PollConfig(floor=1, ceiling=1, rand=lambda: 0.5)
         self.now = datetime.now(timezone.utc)
         self._due, self._poll = due_feed_ids, poll_feed
-        sync_outlets(self.engine, [Outlet("bench", tuple(f"{base}/feed{i}" for i in range(n)))], now=self.now)
+        sync_outlets(
+            self.engine, [Outlet("bench", tuple(f"{base}/feed{i}" for i in range(n)))], now=self.now
+        )
         outcomes = self.round()
         assert outcomes == {"new"}, outcomes
 
@@ -113,7 +115,9 @@ class FullPath:
         ids = self._due(self.engine, now=self.now, limit=self.n)
         assert len(ids) == self.n, len(ids)
         return {
-            self._poll(self.engine, fid, client=self.client, config=self.config, now=self.now).outcome
+            self._poll(
+                self.engine, fid, client=self.client, config=self.config, now=self.now
+            ).outcome
             for fid in ids
         }
 
@@ -172,7 +176,9 @@ def main() -> int:
     print("| path | per second |\n|---|---|")
     print(f"| bare httpx (requests) | {bare:.0f} |")
     print(f"| full poll path (304 polls) | {fullp:.0f} |")
-    print(f"\nratio full/bare = {ratio:.3f} (target >= 0.5) -> {'PASS' if ratio >= 0.5 else 'FAIL'}")
+    print(
+        f"\nratio full/bare = {ratio:.3f} (target >= 0.5) -> {'PASS' if ratio >= 0.5 else 'FAIL'}"
+    )
     return 0
 
 

@@ -19,7 +19,7 @@ class OutletRules:
     comment_xpaths: tuple[str, ...] = ()
     # some outlets render the drop cap as a separate letter glued to the first word
     # ("IWarnings"); only an outlet known to do so should enable this repair
-    repair_glued_drop_cap: bool = False
+    repair_glued_drop_cap: bool = True  # "IWarnings" → "Warnings"; an outlet may turn it off
 
 
 @lru_cache(maxsize=256)

@@ -542,12 +542,12 @@ def _harvest(blocks: list[Block], res: TextResult, outlet: OutletRules | None) -
 
 
 def _repair_drop_cap(text: str, res: TextResult, outlet: OutletRules | None) -> str:
-    """'W Warnings'/'WWarnings' → 'Warnings'; a different glued capital only if the outlet says so."""
+    """'W Warnings'/'WWarnings' → 'Warnings'; a different glued capital ('IWarnings') unless the outlet opts out."""
     m = _DUP_DROP_CAP_RE.match(text)
     if m:
         res.removed.append(RemovedText("drop_cap", text[: m.end()]))
         return text[m.end() :]
-    if outlet is not None and outlet.repair_glued_drop_cap:
+    if outlet is None or outlet.repair_glued_drop_cap:
         m = _GLUED_DROP_CAP_RE.match(text)
         if m:
             res.removed.append(RemovedText("drop_cap", m.group("cap")))

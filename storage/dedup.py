@@ -20,6 +20,8 @@ from storage.models import Article, ArticleVersion, LshBucket, MinHashSignature,
 DEFAULT_THRESHOLD = 0.8
 # A syndication notice plus this much shared text is enough to call it a copy.
 SYNDICATED_THRESHOLD = 0.5
+# Candidates whose estimate falls this close below the bar are checked on their texts.
+EXACT_CHECK_MARGIN = 0.12
 STORY_THRESHOLD = 0.18
 STORY_WINDOW_DAYS = 2  # a story collects coverage published within this many days either side
 STORY_BAND_OFFSET = 1000  # story bands share the lsh_buckets table with the body bands
@@ -435,11 +437,18 @@ def apply_dedup(
             match, sim, kind = exact, 1.0, "exact"
     if match is None and sig is not None:
         floor = min(threshold, SYNDICATED_THRESHOLD) if syndicated_from else threshold
+        floor -= EXACT_CHECK_MARGIN
         for cand_id, s in index_lookup(session, sig, exclude=article.id, threshold=floor):
             cand = session.get(Article, cand_id)
             if cand is None:
                 continue
-            if s >= threshold or outlet_named(cand.outlet_id, syndicated_from, outlet_aliases):
+            if s < threshold and cand.body:
+                # Near the bar the estimate's noise (±0.05) decides; the texts settle it.
+                s = mh.exact_similarity(body, cand.body)
+            named = s >= SYNDICATED_THRESHOLD and outlet_named(
+                cand.outlet_id, syndicated_from, outlet_aliases
+            )
+            if s >= threshold or named:
                 match, sim, kind = cand, s, "near"
                 break
     story_cands: list[Article] = []

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlmodel import Session
+
+# Hot-path functions (one poll = one read + one write) also take a bare Connection: the ORM
+# session costs as much as the SQL itself there.
+Executor = Session | Connection
 
 from storage.db import insert_ignore
 from storage.models import Article, Feed, FeedEntry
@@ -104,14 +108,41 @@ def get_feed(session: Session, *, feed_id: int) -> Feed | None:
     return session.get(Feed, feed_id)
 
 
-def update_feed(session: Session, *, feed_id: int, values: Mapping[str, Any]) -> None:
+POLL_STATE_COLUMNS = (
+    "id",
+    "outlet_id",
+    "url",
+    "etag",
+    "last_modified",
+    "last_unconditional_at",
+    "first_error_at",
+    "error_count",
+    "redirect_streak",
+    "redirect_target",
+    "disabled_at",
+    "disabled_reason",
+    "entry_times",
+    "ttl_seconds",
+    "sy_period_seconds",
+)
+
+
+def feed_poll_state(db: Executor, *, feed_id: int) -> dict[str, Any] | None:
+    """The columns a poll needs, as a plain mapping (no ORM object), or None if no such feed."""
+    table = Feed.__table__  # type: ignore[attr-defined]
+    cols = [table.c[name] for name in POLL_STATE_COLUMNS]
+    row = db.execute(select(*cols).where(table.c.id == feed_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def update_feed(session: Executor, *, feed_id: int, values: Mapping[str, Any]) -> None:
     unknown = set(values) - _FEED_WRITABLE
     if unknown:
         raise ValueError(f"not feed bookkeeping columns: {sorted(unknown)}")
     session.execute(update(Feed).where(Feed.id == feed_id).values(**values))  # type: ignore[arg-type]
 
 
-def feed_url_taken(session: Session, *, url: str, except_id: int) -> bool:
+def feed_url_taken(session: Executor, *, url: str, except_id: int) -> bool:
     stmt = select(Feed.id).where(Feed.url == url, Feed.id != except_id).limit(1)  # type: ignore[arg-type]
     return session.execute(stmt).first() is not None
 

@@ -129,6 +129,18 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return min(1.0, max(j, contained))
 
 
+def exact_similarity(a: str, b: str) -> float:
+    """The resemblance that `similarity` estimates, computed on the texts themselves."""
+    sa, sb = shingles(words(a)), shingles(words(b))
+    if not sa or not sb:
+        return 0.0
+    inter = len(sa & sb)
+    j = inter / len(sa | sb)
+    if min(len(sa), len(sb)) / max(len(sa), len(sb)) < MIN_SIZE_RATIO:
+        return j
+    return max(j, inter / min(len(sa), len(sb)))
+
+
 def band_keys(
     sig: np.ndarray, *, bands: int = BANDS, rows: int = ROWS, salt: bytes = b""
 ) -> list[int]:
@@ -144,10 +156,10 @@ def band_keys(
 
 def lead_tokens(title: str | None, body: str, *, max_words: int = LEAD_WORDS) -> frozenset[str]:
     """Content words of the title and the lead: what a story's coverage shares."""
-    first = next((p for p in body.split("\n\n") if p.strip()), "")
-    lead = words(first[:5000])[:max_words]
-    if len(lead) < 15:  # a one-line first paragraph (dateline, kicker) says little
-        lead = words(body[:5000])[:max_words]
+    # The first real paragraph: bylines, datelines and kickers are short lines above it.
+    paras = (words(p) for p in body[:20000].split("\n\n"))
+    lead = next((w for w in paras if len(w) >= 15), None) or words(body[:5000])
+    lead = lead[:max_words]
     toks = words(title or "") + lead
     return frozenset(t for t in toks if (len(t) >= 4 or t.isdigit()) and t not in STOPWORDS)
 

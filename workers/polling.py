@@ -16,7 +16,6 @@ from sources.schedule import cache_hints, next_check, parse_retry_after, utc
 from sources.urls import canonical_url, url_hash
 from storage import feed_repo
 from storage.db import session_scope
-from storage.models import Feed
 
 PERMANENT_REDIRECTS = (301, 308)
 REDIRECTS_BEFORE_MOVE = 3
@@ -103,33 +102,33 @@ class _FeedState:
 
 
 def _load_state(engine: Engine, feed_id: int) -> _FeedState | None:
-    with session_scope(engine) as session:
-        feed: Feed | None = feed_repo.get_feed(session, feed_id=feed_id)
-        if feed is None:
-            return None
-        times = []
-        for raw in feed.entry_times or []:
-            try:
-                times.append(utc(datetime.fromisoformat(str(raw))))
-            except ValueError:
-                continue
-        return _FeedState(
-            id=int(feed_id),
-            outlet_id=feed.outlet_id,
-            url=feed.url,
-            etag=feed.etag,
-            last_modified=feed.last_modified,
-            last_unconditional_at=_aware(feed.last_unconditional_at),
-            first_error_at=_aware(feed.first_error_at),
-            error_count=feed.error_count or 0,
-            redirect_streak=feed.redirect_streak or 0,
-            redirect_target=feed.redirect_target,
-            disabled_at=_aware(feed.disabled_at),
-            disabled_reason=feed.disabled_reason,
-            entry_times=times,
-            ttl_seconds=feed.ttl_seconds,
-            sy_period_seconds=feed.sy_period_seconds,
-        )
+    with engine.begin() as conn:
+        row = feed_repo.feed_poll_state(conn, feed_id=feed_id)
+    if row is None:
+        return None
+    times = []
+    for raw in row["entry_times"] or []:
+        try:
+            times.append(utc(datetime.fromisoformat(str(raw))))
+        except ValueError:
+            continue
+    return _FeedState(
+        id=int(feed_id),
+        outlet_id=row["outlet_id"],
+        url=row["url"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_unconditional_at=_aware(row["last_unconditional_at"]),
+        first_error_at=_aware(row["first_error_at"]),
+        error_count=row["error_count"] or 0,
+        redirect_streak=row["redirect_streak"] or 0,
+        redirect_target=row["redirect_target"],
+        disabled_at=_aware(row["disabled_at"]),
+        disabled_reason=row["disabled_reason"],
+        entry_times=times,
+        ttl_seconds=row["ttl_seconds"],
+        sy_period_seconds=row["sy_period_seconds"],
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -242,13 +241,13 @@ def _schedule(
 
 
 def _write_feed(engine: Engine, state: _FeedState, values: dict[str, Any]) -> None:
-    with session_scope(engine) as session:
+    with engine.begin() as conn:
         if "url" in values and feed_repo.feed_url_taken(
-            session, url=values["url"], except_id=state.id
+            conn, url=values["url"], except_id=state.id
         ):
             # Another feed row already polls the new address; keep ours as it is.
             values = {k: v for k, v in values.items() if k != "url"}
-        feed_repo.update_feed(session, feed_id=state.id, values=values)
+        feed_repo.update_feed(conn, feed_id=state.id, values=values)
 
 
 def _record_error(

@@ -94,12 +94,16 @@ def test_duplicated_drop_cap_is_repaired_and_recorded():
     assert spaced.body.startswith("Warnings are circulating")
 
 
-def test_glued_drop_cap_of_another_letter_is_repaired_only_when_the_outlet_says_so():
+def test_glued_drop_cap_of_another_letter_is_repaired_unless_the_outlet_opts_out():
     text = "IWarnings are circulating again. " + BODY
-    assert clean(text).body.startswith("IWarnings")
-    fixed = clean(text, outlet=OutletRules(name="Welt", repair_glued_drop_cap=True))
+    fixed = clean(text)
     assert fixed.body.startswith("Warnings are circulating")
     assert ("drop_cap", "I") in [(r.rule, r.text) for r in fixed.removed]
+    kept = clean(text, outlet=OutletRules(name="Welt", repair_glued_drop_cap=False))
+    assert kept.body.startswith("IWarnings")
+    # acronyms and ordinary words are not drop caps
+    assert clean("ICBMs were moved again. " + BODY).body.startswith("ICBMs")
+    assert clean("NATO officials said again. " + BODY).body.startswith("NATO")
 
 
 def test_outlet_patterns_add_to_general_rules():
