@@ -22,16 +22,28 @@ class DetectorConfig:
     # The most recent day (plus today's partial day) stays out of the baseline, so a building
     # story cannot raise its own expectation before it is detected.
     exclude_recent_days: int = 1
-    windows: tuple[int, ...] = (1, 3, 6, 12, 24)
+    windows: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
     # Per-test upper-tail probability at sensitivity 1; each step runs len(windows) tests.
     alpha: float = 5e-5
+    # Optional per-window thresholds (same order as `windows`) replacing `alpha`; the
+    # defaults come from calibration on tuning seeds (see bench/alerts.py).
+    window_alphas: tuple[float, ...] = ()
+    # Level conditioning: the expectation is scaled by the keyword's own level over the
+    # `reference_intervals` before the window (relative to its seasonal share), shrunk toward
+    # the long-run share by the long-run level dispersion. Day-to-day level shifts then stop
+    # looking like bursts; the residual drift is estimated from the baseline.
+    reference_intervals: int = 12
+    level_conditioning: bool = True
+    # Windows up to this width use the drift measured on short blocks, longer ones the drift
+    # measured on day-long blocks.
+    short_block: int = 6
     min_extra: float = 3.0
     min_outlets: int = 2
-    min_history_days: float = 3.0
+    min_history_days: float = 7.0
     # Log-likelihood CUSUM for a rate ratio of cusum_ratio, on overdispersion-scaled increments.
     cusum_ratio: float = 2.0
     cusum_threshold: float = 14.0
-    cusum_gate_alpha: float = 1e-3
+    cusum_gate_alpha: float = 2e-4
     # Lifecycle.
     quiet_intervals: int = 6
     resolve_alpha: float = 0.02
@@ -42,17 +54,28 @@ class DetectorConfig:
     # Floor on the shared-level dispersion so a suspiciously calm history does not make
     # the test brittle.
     min_level_dispersion: float = 0.01
+    level_inflation: float = 1.0
     sensitivity: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["windows"] = list(self.windows)
+        d["window_alphas"] = list(self.window_alphas)
         return d
 
     @property
     def effective_alpha(self) -> float:
         # Sensitivity 2 = ten times more permissive, 0.5 ≈ three times stricter.
         return min(1e-2, self.alpha * 10 ** (self.sensitivity - 1.0))
+
+    def window_alpha(self, width: int) -> float:
+        """The per-test threshold of one window at the configured sensitivity."""
+        base = self.alpha
+        if self.window_alphas and width in self.windows:
+            idx = list(self.windows).index(width)
+            if idx < len(self.window_alphas):
+                base = self.window_alphas[idx]
+        return min(1e-2, base * 10 ** (self.sensitivity - 1.0))
 
     @property
     def effective_min_extra(self) -> float:
@@ -207,7 +230,7 @@ class Detector:
         self._trim(st, t)
         day = t // 86400
         base = st["base"]
-        if base is None or base["day"] != day:
+        if base is None or base["day"] != day or "drift_s" not in base:
             base = st["base"] = self._baseline(st, day)
         tests = self._tests(st, base)
         return self._lifecycle(st, t, base, tests)
@@ -274,19 +297,80 @@ class Detector:
         if p_d - q_d > 0:
             phid = max(0.0, (r_d - phi1 * q_d) / (p_d - q_d))
         phi_ind = max(0.0, phi1 - phid)
+        # The level dispersion comes from only ~baseline_days day blocks; use an upper
+        # confidence value (relative s.e. of a variance from n blocks ≈ sqrt(2/n)).
+        n_days = sum(1 for blk in days.values() if not math.isnan(blk[0]))
+        if n_days > 1:
+            phid *= 1.0 + cfg.level_inflation * math.sqrt(2.0 / n_days)
         # The share itself is estimated from total_m mentions: its relative variance acts
         # like a shared level on every window.
         phid += 1.0 / (total_m + 1.0) + cfg.min_level_dispersion
         ready = used * step >= cfg.min_history_days * 86400
+        drift_s = drift_l = phid
+        if cfg.level_conditioning:
+            drift_s = self._drift(st, i0, i1, odds, phi_ind, phid, cfg.short_block)
+            drift_l = self._drift(st, i0, i1, odds, phi_ind, phid, cfg.per_day)
         return {
             "day": day,
             "odds": odds,
             "phi_ind": phi_ind,
             "phi_lvl": phid,
+            "drift_s": drift_s,
+            "drift_l": drift_l,
             "mentions": total_m,
             "intervals": used,
             "ready": ready,
         }
+
+    def _drift(
+        self,
+        st: dict[str, Any],
+        i0: int,
+        i1: int,
+        odds: float,
+        phi_ind: float,
+        phi_lvl: float,
+        block: int,
+    ) -> float:
+        """Level dispersion left after conditioning, from baseline blocks of `block` intervals.
+
+        Each block is predicted from the reference intervals before it exactly as a live window
+        is; the residual variance beyond Poisson, the per-interval part and the estimate's own
+        uncertainty is the drift of the level between reference and window.
+        """
+        cfg = self.config
+        m, a, x = st["m"], st["a"], st["x"]
+        ref = cfg.reference_intervals
+        num = den = 0.0
+        blocks = 0
+        start = i0 + ref
+        for b0 in range(start, i1 - block + 1, block):
+            mw = ew = ew2 = 0.0
+            bad = False
+            for i in range(b0, b0 + block):
+                if x[i]:
+                    bad = True
+                    break
+                if a[i] <= 0:
+                    continue
+                e = odds * (a[i] - m[i])
+                mw += m[i]
+                ew += e
+                ew2 += e * e
+            if bad or ew <= 0:
+                continue
+            level, post = _level(m, a, x, b0 - ref, b0, odds, phi_lvl)
+            mu = level * ew
+            r = mw - mu
+            num += r * r - mu - phi_ind * level * level * ew2 - post * mu * mu
+            den += mu * mu
+            blocks += 1
+        if blocks < 4 or den <= 0:
+            return phi_lvl
+        drift = max(0.0, num / den)
+        # Same upper-confidence inflation as the level dispersion: few blocks, noisy variance.
+        drift *= 1.0 + cfg.level_inflation * math.sqrt(2.0 / blocks)
+        return drift + cfg.min_level_dispersion
 
     def _tests(self, st: dict[str, Any], base: dict[str, Any]) -> list[_Test]:
         cfg = self.config
@@ -294,7 +378,6 @@ class Detector:
         n = len(m)
         odds = base["odds"]
         phi_ind, phi_lvl = base["phi_ind"], base["phi_lvl"]
-        alpha = cfg.effective_alpha
         min_extra = cfg.effective_min_extra
         tests: list[_Test] = []
         obs = 0
@@ -312,11 +395,26 @@ class Detector:
                 w += 1
             if w < width:
                 break
-            if obs - exp < min_extra and obs <= exp * 1.5:
-                tests.append(_Test(width, obs, exp, 1.0, None, alpha))
-                continue
+            alpha = cfg.window_alpha(width)
+            exp_w = exp
             var = exp + phi_ind * exp2 + phi_lvl * exp * exp
-            p = upper_tail(obs, exp, var)
+            if obs - exp_w < min_extra and obs <= exp_w * 1.5:
+                tests.append(_Test(width, obs, exp_w, 1.0, None, alpha))
+                continue
+            p = upper_tail(obs, exp_w, var)
+            if cfg.level_conditioning and p < cfg.resolve_alpha:
+                # The window must also be unusual for the keyword's current level: a day when
+                # the term simply runs high is not a burst. Both tests must pass, so the
+                # conditioning can only remove alerts, never add them.
+                level, post = _level(
+                    m, a, st["x"], n - width - cfg.reference_intervals, n - width, odds, phi_lvl
+                )
+                drift = base["drift_s"] if width <= cfg.short_block else base["drift_l"]
+                exp_c = level * exp
+                var_c = exp_c + phi_ind * level * level * exp2 + (post + drift) * exp_c * exp_c
+                p_c = upper_tail(obs, exp_c, var_c)
+                if p_c > p:
+                    p, exp_w, var = p_c, exp_c, var_c
             seen: set[str] = set()
             known = True
             for lst in o[-width:]:
@@ -328,11 +426,11 @@ class Detector:
                 _Test(
                     width,
                     obs,
-                    exp,
+                    exp_w,
                     p,
                     len(seen) if known else None,
                     alpha,
-                    (var - exp) / exp**2 if exp > 0 else 0.0,
+                    (var - exp_w) / exp_w**2 if exp_w > 0 else 0.0,
                 )
             )
         return tests
@@ -373,12 +471,19 @@ class Detector:
         cusum = self._cusum(st, base) if ready else 0.0
         phase = st["phase"]
         if phase == "cooldown":
+            # The burst's tail or a second wave inside the cool-down is the same story: it
+            # restarts the cool-down instead of notifying again.
+            if sig:
+                self._exclude(st, max(x.window for x in sig))
+                st["cool_left"] = cfg.cooldown_intervals
+                return None
+            if self._elevated(tests):
+                st["cool_left"] = max(st["cool_left"], cfg.quiet_intervals)
+                return None
             st["cool_left"] -= 1
             if st["cool_left"] <= 0:
                 phase = st["phase"] = "quiet"
             else:
-                if sig:
-                    self._exclude(st, max(x.window for x in sig))
                 return None
         if phase == "quiet":
             cusum_hit = cusum >= cfg.cusum_threshold and self._cusum_ok(tests)
@@ -462,7 +567,7 @@ class Detector:
             "expected": round(best.expected, 3),
             "ratio": round(ratio, 2) if ratio is not None else None,
             "p_value": float(f"{best.p_value:.3g}"),
-            "threshold": cfg.effective_alpha,
+            "threshold": best.threshold,
             "outlets": best.outlets,
             "burst_start": _iso(t - (best.window - 1) * cfg.interval_seconds),
             "baseline_share": round(base["odds"] / (1.0 + base["odds"]), 6),
@@ -470,6 +575,25 @@ class Detector:
             "dispersion": round(best.dispersion, 4),
             "rule": "cusum" if by_cusum else "nb-tail",
         }
+
+
+def _level(
+    m: list[int], a: list[int], x: list[int], lo: int, hi: int, odds: float, phi_lvl: float
+) -> tuple[float, float]:
+    """The keyword's current level (× its long-run share) from intervals lo..hi-1.
+
+    A gamma prior with mean 1 and squared CV `phi_lvl` (the long-run day-level dispersion)
+    updated with the mentions seen against those expected; alert intervals and outages carry no
+    evidence. Returns the posterior mean and its squared coefficient of variation.
+    """
+    k = 1.0 / max(phi_lvl, 1e-6)
+    mh = eh = 0.0
+    for i in range(max(0, lo), max(0, hi)):
+        if x[i] or a[i] <= 0:
+            continue
+        mh += m[i]
+        eh += odds * (a[i] - m[i])
+    return (k + mh) / (k + eh), 1.0 / (k + mh)
 
 
 def _best(tests: list[_Test]) -> _Test:

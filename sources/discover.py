@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -88,10 +89,10 @@ def _looks_like_feed(client: HttpClient, url: str) -> str | None:
         return None
     if resp.status != 200:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
-        parse_feed(resp.content, resp.headers, base_url=resp.final_url, now=datetime.now(timezone.utc))
+        parse_feed(resp.content, resp.headers, base_url=resp.final_url, now=datetime.now(UTC))
     except FeedParseError:
         return None
     return resp.final_url

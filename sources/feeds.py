@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -20,11 +20,19 @@ from sources.urls import canonical_url
 # already decoded the body) must not reach it.
 _PASSED_HEADERS = ("content-type", "content-language", "content-location")
 
-_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
+_SY_PERIODS = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 604800,
+    "monthly": 2592000,
+    "yearly": 31536000,
+}
 
 _PROLOG_END = re.compile(rb"<[A-Za-z_]")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-_HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE\s+html|<html)", re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE\s+html|<html)", re.I | re.S
+)
 
 
 class FeedParseError(Exception):
@@ -130,7 +138,7 @@ def _clamp_date(parsed: Any, raw: str | None, now: datetime) -> tuple[datetime |
     if not parsed:
         return None, False
     try:
-        value = datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+        value = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None, False
     if value > now or value.year < 1990:
@@ -294,6 +302,5 @@ def http_date(value: str | None) -> datetime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

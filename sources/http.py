@@ -220,7 +220,11 @@ class _GuardedBackend(httpcore.NetworkBackend):
             ip = str(ipaddress.ip_address(address.split("%", 1)[0]))
             try:
                 stream = self._inner.connect_tcp(
-                    ip, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                    ip,
+                    port,
+                    _clamp(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
@@ -452,7 +456,9 @@ class HttpClient:
             try:
                 target = current.join(location.strip())
             except (httpx.InvalidURL, ValueError) as exc:
-                raise FetchError("protocol", f"bad redirect Location {location!r}", url=url) from exc
+                raise FetchError(
+                    "protocol", f"bad redirect Location {location!r}", url=url
+                ) from exc
             target = check_url(str(target))
             redirects.append((status, str(target)))
             if str(target) in seen:
@@ -486,8 +492,11 @@ class HttpClient:
                         content = self._read_capped(response, max_bytes)
                 finally:
                     response.close()
-                return response.status_code, response.headers, content, budget - (
-                    time.monotonic() - hop_started
+                return (
+                    response.status_code,
+                    response.headers,
+                    content,
+                    budget - (time.monotonic() - hop_started),
                 )
             except FetchError:
                 raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sources.feeds import http_date
 
@@ -109,4 +109,4 @@ def cache_hints(headers: Mapping[str, str], *, now: datetime) -> tuple[int | Non
 
 def utc(dt: datetime) -> datetime:
     """Aware UTC, also for naive values read back from SQLite."""
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

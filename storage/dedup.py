@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, or_, text, update
+from sqlalchemy import and_, delete, func, or_, text, update
 from sqlmodel import Session, select
 
 from storage import minhash as mh
@@ -207,6 +207,21 @@ def rebuild_index(session: Session, *, batch: int = 500) -> int:
                     )
                     _insert_keys(session, a.id, keys)
             count += 1
+
+
+def prune_story_index(session: Session, *, before: datetime) -> int:
+    """Drop story-index rows of articles older than `before`: no new coverage can join them.
+
+    Run it daily with `before = now - STORY_WINDOW_DAYS - 1 day`; the body index is kept.
+    """
+    old = select(Article.id).where(func.coalesce(Article.published, Article.first_seen_at) < before)
+    res = session.execute(
+        delete(LshBucket).where(
+            LshBucket.band >= STORY_BAND_OFFSET,  # type: ignore[arg-type]
+            LshBucket.article_id.in_(old),  # type: ignore[attr-defined]
+        )
+    )
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- articles

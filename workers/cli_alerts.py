@@ -23,7 +23,9 @@ from alerts.watches import (
 )
 
 MAX_CSV_BYTES = 200 * 1024 * 1024
-FileOpt = Annotated[Path | None, typer.Option("--file", help="Watches TOML (default from settings).")]
+FileOpt = Annotated[
+    Path | None, typer.Option("--file", help="Watches TOML (default from settings).")
+]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -42,10 +44,6 @@ def register(
 
     def watches_file(path: Path | None) -> Path:
         return path or get_settings().effective_watches_file
-
-    FileOpt = Annotated[
-        Path | None, typer.Option("--file", help="Watches TOML (default from settings).")
-    ]
 
     @watches_app.command("add")
     def watches_add(

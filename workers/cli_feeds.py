@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +21,7 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat(timespec="seconds")
 
 
@@ -78,11 +78,22 @@ def register(
             typer.echo(json.dumps(rows, ensure_ascii=False))
             return
         table = Table(title=f"{len(rows)} feeds")
-        for col in ("id", "outlet", "state", "last success", "next check", "every", "errors", "last error / reason"):
+        for col in (
+            "id",
+            "outlet",
+            "state",
+            "last success",
+            "next check",
+            "every",
+            "errors",
+            "last error / reason",
+        ):
             table.add_column(col)
         for r in rows:
-            state = "[green]ok[/green]" if r["enabled"] and not r["error_count"] else (
-                "[yellow]failing[/yellow]" if r["enabled"] else "[red]disabled[/red]"
+            state = (
+                "[green]ok[/green]"
+                if r["enabled"] and not r["error_count"]
+                else ("[yellow]failing[/yellow]" if r["enabled"] else "[red]disabled[/red]")
             )
             why = r["disabled_reason"] or r["last_error"] or ""
             table.add_row(
@@ -101,7 +112,7 @@ def register(
     def enable(feed_id: int) -> None:
         """Bring a disabled feed back: errors cleared, polled at the next dispatch."""
         with session_scope(get_engine()) as session:
-            ok = feed_repo.enable_feed(session, feed_id=feed_id, now=datetime.now(timezone.utc))
+            ok = feed_repo.enable_feed(session, feed_id=feed_id, now=datetime.now(UTC))
         if not ok:
             typer.echo(f"no feed with id {feed_id}", err=True)
             raise typer.Exit(1)
@@ -117,7 +128,9 @@ def register(
         url: str,
         outlet_id: Annotated[str | None, typer.Option("--id", help="Outlet id (slug).")] = None,
         language: Annotated[str | None, typer.Option("--language", help="ISO 639-1.")] = None,
-        country: Annotated[str | None, typer.Option("--country", help="ISO 3166-1 alpha-2.")] = None,
+        country: Annotated[
+            str | None, typer.Option("--country", help="ISO 3166-1 alpha-2.")
+        ] = None,
         outlets_dir: Annotated[Path | None, typer.Option("--dir", help="Where to write.")] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
     ) -> None:

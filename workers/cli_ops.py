@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-
-# Imported for its side effect: the worker process (started through this CLI) registers the
-# `newswatch.health_ping` task and the consumption signal that `health worker` relies on.
-import workers.health  # noqa: F401
 
 err = Console(stderr=True)
 HEALTH_CHECKS = ("worker", "beat", "db", "redis")
@@ -60,6 +57,12 @@ def flower_environment(
 def register(
     app: typer.Typer, *, get_settings: Callable[[], Any], get_engine: Callable[[], Any]
 ) -> None:
+    if sys.argv[1:2] and sys.argv[1] in ("worker", "run"):
+        # A worker must register `newswatch.health_ping` and the consumption mark that
+        # `health worker` relies on. Only worker processes pay for the import; once the Celery
+        # app lists "workers.health" in its includes this becomes a no-op.
+        import workers.health  # noqa: F401
+
     @app.command()
     def flower(
         port: Annotated[int, typer.Option(help="HTTP port.")] = 5555,
@@ -141,13 +144,22 @@ def register(
         celery_app = None
         if not settings.embedded_broker:
             from workers.celery_app import app as celery_app
-        data = collect_status(
-            settings,
-            get_engine(),
-            now=datetime.now(UTC),
-            celery_app=celery_app,
-            redis=runtime.redis_client(settings),
-        )
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            data = collect_status(
+                settings,
+                get_engine(),
+                now=datetime.now(UTC),
+                celery_app=celery_app,
+                redis=runtime.redis_client(settings),
+            )
+        except SQLAlchemyError as exc:
+            _fail(
+                f"cannot read the database ({type(exc).__name__}); is it running and migrated? "
+                "(newswatch db upgrade)"
+            )
+            return
         if format == "json":
             typer.echo(json.dumps(data, default=str, ensure_ascii=False))
         else:

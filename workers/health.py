@@ -141,7 +141,9 @@ def check_worker(
         return Probe(False, f"cannot read consumption marks: {type(exc).__name__}")
     stuck = sorted(q for q, at in busy.items() if at is None)
     if not stuck:
-        return Probe(True, f"busy but consuming (probe behind a backlog): {', '.join(sorted(busy))}")
+        return Probe(
+            True, f"busy but consuming (probe behind a backlog): {', '.join(sorted(busy))}"
+        )
     return Probe(False, f"no worker consumed within {timeout:g}s: {', '.join(stuck)}")
 
 

@@ -132,8 +132,11 @@ def sql_queue_depths(broker_url: str, queues: Iterable[str] = QUEUES) -> dict[st
     """Visible messages per queue in kombu's SQL transport (the embedded default)."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(broker_url.removeprefix("sqla+"))
     depths = dict.fromkeys(queues, 0)
+    url = broker_url.removeprefix("sqla+")
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return depths  # no broker file yet: nothing queued, and a probe must not create one
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(

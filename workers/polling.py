@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
@@ -102,8 +102,7 @@ class _FeedState:
 
 
 def _load_state(engine: Engine, feed_id: int) -> _FeedState | None:
-    with engine.begin() as conn:
-        row = feed_repo.feed_poll_state(conn, feed_id=feed_id)
+    row = feed_repo.read_poll_state(engine, feed_id=feed_id)
     if row is None:
         return None
     times = []
@@ -144,7 +143,7 @@ def poll_feed(
     now: datetime | None = None,
 ) -> PollOutcome:
     """One conditional GET of a feed, its new entries stored and its schedule written."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     state = _load_state(engine, feed_id)
     if state is None:
         return PollOutcome(feed_id, "error", error_kind="missing", error="no such feed")
@@ -183,7 +182,13 @@ def poll_feed(
                 )
             except FeedParseError as exc:
                 return _record_error(
-                    engine, state, config, now, kind="parse", message=str(exc), status=status,
+                    engine,
+                    state,
+                    config,
+                    now,
+                    kind="parse",
+                    message=str(exc),
+                    status=status,
                     extra=moves,
                 )
         return _record_success(engine, state, config, now, resp, parsed, conditional, moves)
@@ -191,8 +196,15 @@ def poll_feed(
     if status in (429, 503):
         retry_after = parse_retry_after(resp.headers.get("retry-after"), now=now)
     return _record_error(
-        engine, state, config, now, kind="http", message=f"HTTP {status}", status=status,
-        retry_after=retry_after, extra=moves,
+        engine,
+        state,
+        config,
+        now,
+        kind="http",
+        message=f"HTTP {status}",
+        status=status,
+        retry_after=retry_after,
+        extra=moves,
     )
 
 
@@ -241,13 +253,7 @@ def _schedule(
 
 
 def _write_feed(engine: Engine, state: _FeedState, values: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        if "url" in values and feed_repo.feed_url_taken(
-            conn, url=values["url"], except_id=state.id
-        ):
-            # Another feed row already polls the new address; keep ours as it is.
-            values = {k: v for k, v in values.items() if k != "url"}
-        feed_repo.update_feed(conn, feed_id=state.id, values=values)
+    feed_repo.write_poll_state(engine, feed_id=state.id, values=values)
 
 
 def _record_error(
@@ -276,7 +282,11 @@ def _record_error(
     }
     values.update(
         _schedule(
-            state, config, now, entry_times=state.entry_times, error_count=errors,
+            state,
+            config,
+            now,
+            entry_times=state.entry_times,
+            error_count=errors,
             retry_after=retry_after,
         )
     )
@@ -290,7 +300,11 @@ def _record_error(
         outcome = "disabled"
     _write_feed(engine, state, values)
     return PollOutcome(
-        state.id, outcome, status=status, error_kind=kind, error=message,
+        state.id,
+        outcome,
+        status=status,
+        error_kind=kind,
+        error=message,
         next_check_at=values["next_check_at"],
     )
 
@@ -339,8 +353,14 @@ def _record_success(
             values["last_modified"] = modified
         values.update(
             _schedule(
-                state, config, now, entry_times=state.entry_times, error_count=0, resp=resp,
-                ttl=state.ttl_seconds, sy_period=state.sy_period_seconds,
+                state,
+                config,
+                now,
+                entry_times=state.entry_times,
+                error_count=0,
+                resp=resp,
+                ttl=state.ttl_seconds,
+                sy_period=state.sy_period_seconds,
             )
         )
         _write_feed(engine, state, values)
@@ -367,9 +387,7 @@ def _record_success(
             guids=[e.guid for e in parsed.entries if e.guid],
         )
         by_key = {k.entry_key: k for k in known}
-        by_guid_link = {
-            (k.guid, canonical_url(k.link)): k for k in known if k.guid and k.link
-        }
+        by_guid_link = {(k.guid, canonical_url(k.link)): k for k in known if k.guid and k.link}
         for entry in parsed.entries:
             link = _article_link(entry.link)
             canon = canonical_url(link) if link else None
@@ -439,8 +457,14 @@ def _record_success(
             values["entry_times"] = [t.isoformat() for t in times]
         values.update(
             _schedule(
-                state, config, now, entry_times=times, error_count=0, resp=resp,
-                ttl=parsed.ttl_seconds, sy_period=parsed.sy_period_seconds,
+                state,
+                config,
+                now,
+                entry_times=times,
+                error_count=0,
+                resp=resp,
+                ttl=parsed.ttl_seconds,
+                sy_period=parsed.sy_period_seconds,
             )
         )
         if "url" in values and feed_repo.feed_url_taken(

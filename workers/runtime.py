@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from storage.db import make_engine
 from workers.settings import Settings, get_settings
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: one factory may ask for another (http → redis)
 _per_process: dict[tuple[int, str], Any] = {}
 
 

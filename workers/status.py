@@ -125,15 +125,19 @@ def ingest_last_hour(engine: Engine, *, now: datetime) -> dict[str, Any]:
 def heartbeats(engine: Engine, *, now: datetime) -> list[dict[str, Any]]:
     with Session(engine) as s:
         rows = s.execute(select(Heartbeat.name, Heartbeat.at)).all()  # type: ignore[call-overload]
-    return [
-        {
-            "name": name,
-            "at": _utc(at).isoformat(),
-            "age_seconds": round((now - _utc(at)).total_seconds(), 1),
-        }  # type: ignore[union-attr,operator]
-        for name, at in sorted(rows)
-        if not str(name).startswith("health:")
-    ]
+    out = []
+    for name, at in sorted(rows):
+        when = _utc(at)
+        if when is None or str(name).startswith("health:"):
+            continue  # health probe echoes are not process heartbeats
+        out.append(
+            {
+                "name": name,
+                "at": when.isoformat(),
+                "age_seconds": round((now - when).total_seconds(), 1),
+            }
+        )
+    return out
 
 
 def degraded_outlets(engine: Engine) -> list[dict[str, Any]]:

@@ -32,7 +32,9 @@ class Recorder:
         with self.lock:
             if self.replies:
                 return self.replies.pop(0)
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.messages.append(
+                (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+            )
         return "250 OK queued"
 
 

@@ -62,7 +62,9 @@ def test_backtest_rejects_bad_csv(tmp_path: Path) -> None:
 
 def test_watches_commands(tmp_path: Path) -> None:
     app = _app(tmp_path)
-    r = runner.invoke(app, ["watches", "add", "sarmat", "-t", "Sarmat*", "-t", "Сармат*", "--to", "a@example.org"])
+    r = runner.invoke(
+        app, ["watches", "add", "sarmat", "-t", "Sarmat*", "-t", "Сармат*", "--to", "a@example.org"]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["watches", "add", "sarmat", "-t", "x"])
     assert r.exit_code == 2 and "already exists" in r.output

@@ -53,10 +53,15 @@ def _row(engine, row_id: int) -> OutboxMessage:
 
 
 def _ids(server: SmtpServer) -> list[str]:
-    return [message_from_bytes(raw, policy=default)["Message-ID"] for _, _, raw in server.handler.messages]
+    return [
+        message_from_bytes(raw, policy=default)["Message-ID"]
+        for _, _, raw in server.handler.messages
+    ]
 
 
-def test_451_is_retried_with_backoff_then_sent(engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
+def test_451_is_retried_with_backoff_then_sent(
+    engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
     row_id, mid = _enqueue(engine)
     smtp_server.handler.replies.append("451 4.3.0 try again later")
     report = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW)
@@ -66,7 +71,9 @@ def test_451_is_retried_with_backoff_then_sent(engine, smtp_server: SmtpServer, 
     assert row.next_attempt_at.replace(tzinfo=UTC) == NOW + timedelta(minutes=1)
     # Not due yet: nothing happens.
     assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW).sent == 0
-    report = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW + timedelta(minutes=2))
+    report = deliver_pending(
+        engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW + timedelta(minutes=2)
+    )
     assert report.sent == 1
     assert _row(engine, row_id).status == "sent"
     assert _ids(smtp_server) == [mid]
@@ -82,7 +89,9 @@ def test_550_is_failed_and_never_retried(engine, smtp_server: SmtpServer, tmp_pa
     row = _row(engine, row_id)
     assert row.status == "failed" and "550" in (row.last_error or "")
     later = NOW + timedelta(days=1)
-    assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=later).sent == 0
+    assert (
+        deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=later).sent == 0
+    )
     assert smtp_server.handler.messages == []
 
 
@@ -95,16 +104,23 @@ def test_server_down_then_up(engine, tmp_path: Path) -> None:
     assert _row(engine, row_id).status == "pending"
     server = SmtpServer(port).start()
     try:
-        report = deliver_pending(engine, smtp_url=url, outbox_dir=tmp_path, now=NOW + timedelta(minutes=5))
+        report = deliver_pending(
+            engine, smtp_url=url, outbox_dir=tmp_path, now=NOW + timedelta(minutes=5)
+        )
         assert report.sent == 1
         assert _ids(server) == [mid]
     finally:
         server.stop()
 
 
-def test_crash_after_accept_gives_at_most_one_duplicate(engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
+def test_crash_after_accept_gives_at_most_one_duplicate(
+    engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
     row_id, mid = _enqueue(engine)
-    assert deliver_one(engine, row_id, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW) == "sent"
+    assert (
+        deliver_one(engine, row_id, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW)
+        == "sent"
+    )
     # Simulate the crash: the server accepted, but the "sent" write was lost; the row still
     # holds the "sending" lease taken before SMTP.
     with Session(engine) as s:
@@ -113,10 +129,22 @@ def test_crash_after_accept_gives_at_most_one_duplicate(engine, smtp_server: Smt
         s.add(row)
         s.commit()
     # While the lease runs nobody else sends it.
-    assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW + timedelta(minutes=1)).sent == 0
+    assert (
+        deliver_pending(
+            engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW + timedelta(minutes=1)
+        ).sent
+        == 0
+    )
     later = NOW + timedelta(minutes=11)
-    assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=later).sent == 1
-    assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=later + timedelta(hours=1)).sent == 0
+    assert (
+        deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=later).sent == 1
+    )
+    assert (
+        deliver_pending(
+            engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=later + timedelta(hours=1)
+        ).sent
+        == 0
+    )
     assert _ids(smtp_server) == [mid, mid]  # one duplicate, same Message-ID: clients dedupe
     assert _row(engine, row_id).status == "sent"
 
@@ -146,7 +174,14 @@ def test_password_is_never_logged(engine, smtp_server: SmtpServer, tmp_path: Pat
 
 def test_smtp_url_parsing() -> None:
     t = SmtpTarget.parse("smtp://u%40x:p%3Aw@mail.example?starttls=1")
-    assert (t.host, t.port, t.starttls, t.ssl, t.username, t.password) == ("mail.example", 587, True, False, "u@x", "p:w")
+    assert (t.host, t.port, t.starttls, t.ssl, t.username, t.password) == (
+        "mail.example",
+        587,
+        True,
+        False,
+        "u@x",
+        "p:w",
+    )
     t = SmtpTarget.parse("smtps://mail.example")
     assert (t.port, t.ssl, t.starttls) == (465, True, False)
     assert SmtpTarget.parse("smtp://localhost:1025").port == 1025

@@ -89,7 +89,9 @@ def test_min_outlets_blocks_a_single_outlet_flood() -> None:
     flood = with_burst(series, at, [20])
     assert [n for n in replay(flood) if n["kind"] == "fired"] == []
     spread = with_burst(series, at, [20])
-    spread[at] = Interval(spread[at].start, spread[at].mentions, spread[at].articles, ("a", "b", "c"))
+    spread[at] = Interval(
+        spread[at].start, spread[at].mentions, spread[at].articles, ("a", "b", "c")
+    )
     fired = [n for n in replay(spread) if n["kind"] == "fired"]
     assert len(fired) == 1 and fired[0]["outlets"] >= 2
 

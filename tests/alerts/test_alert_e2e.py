@@ -57,8 +57,14 @@ class Feeder:
                 t = start + timedelta(hours=h)
                 for k in range(rng.randint(2, 5)):
                     mention = rng.random() < 0.04
-                    body = "Officials discussed the Sarmat programme." if mention else "Markets were calm."
-                    self.add(s, t + timedelta(minutes=7 * k), rng.choice(OUTLETS), "Daily news", body)
+                    body = (
+                        "Officials discussed the Sarmat programme."
+                        if mention
+                        else "Markets were calm."
+                    )
+                    self.add(
+                        s, t + timedelta(minutes=7 * k), rng.choice(OUTLETS), "Daily news", body
+                    )
             s.commit()
 
 
@@ -67,8 +73,17 @@ def _sent(server: SmtpServer):
 
 
 def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path: Path) -> None:
-    watch = parse_watch({"id": "sarmat", "terms": ["Sarmat*", "Сармат*"], "recipients": ["desk@example.org"]})
-    muted = parse_watch({"id": "muted", "terms": ["Sarmat"], "recipients": ["m@example.org"], "muted_until": "2099-01-01T00:00:00Z"})
+    watch = parse_watch(
+        {"id": "sarmat", "terms": ["Sarmat*", "Сармат*"], "recipients": ["desk@example.org"]}
+    )
+    muted = parse_watch(
+        {
+            "id": "muted",
+            "terms": ["Sarmat"],
+            "recipients": ["m@example.org"],
+            "muted_until": "2099-01-01T00:00:00Z",
+        }
+    )
     watches = [watch, muted]
     feeder = Feeder(engine, watches)
     rng = random.Random(7)
@@ -77,14 +92,23 @@ def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path
     now = START + timedelta(days=days)
 
     # Ordinary days: evaluate the whole history, then hour by hour — nothing is sent.
-    assert evaluate_watches(engine, now=now - timedelta(hours=6), interval_seconds=3600, watches=watches) == []
+    assert (
+        evaluate_watches(
+            engine, now=now - timedelta(hours=6), interval_seconds=3600, watches=watches
+        )
+        == []
+    )
     for h in range(-5, 1):
-        assert evaluate_watches(engine, now=now + timedelta(hours=h), interval_seconds=3600, watches=watches) == []
+        assert (
+            evaluate_watches(
+                engine, now=now + timedelta(hours=h), interval_seconds=3600, watches=watches
+            )
+            == []
+        )
     assert deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now).sent == 0
 
     # The burst: a dozen stories across outlets, plus a syndicated copy that must not count twice.
     with Session(engine) as s:
-        ordinary = 0
         for k in range(12):
             a = feeder.add(
                 s,
@@ -96,14 +120,36 @@ def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path
             )
             if k == 0:
                 first = a
-        feeder.add(s, now + timedelta(minutes=50), "inosmi", first.title, first.body, copy_of_id=first.id, copy_kind="exact")
+        feeder.add(
+            s,
+            now + timedelta(minutes=50),
+            "inosmi",
+            first.title,
+            first.body,
+            copy_of_id=first.id,
+            copy_kind="exact",
+        )
         for k in range(4):
-            feeder.add(s, now + timedelta(minutes=5 + 9 * k), OUTLETS[k], "Daily news", "Markets were calm.")
-            ordinary += 1
+            feeder.add(
+                s,
+                now + timedelta(minutes=5 + 9 * k),
+                OUTLETS[k],
+                "Daily news",
+                "Markets were calm.",
+            )
         s.commit()
-        assert s.exec(select(Mention).where(Mention.watch_id == "sarmat").where(Mention.seen_at >= now)).all().__len__() == 12
+        assert (
+            s.exec(
+                select(Mention).where(Mention.watch_id == "sarmat").where(Mention.seen_at >= now)
+            )
+            .all()
+            .__len__()
+            == 12
+        )
 
-    alerts = evaluate_watches(engine, now=now + timedelta(hours=1), interval_seconds=3600, watches=watches)
+    alerts = evaluate_watches(
+        engine, now=now + timedelta(hours=1), interval_seconds=3600, watches=watches
+    )
     kinds = sorted((a.watch_id, a.kind) for a in alerts)
     assert kinds == [("muted", "fired"), ("sarmat", "fired")]
     with Session(engine) as s:
@@ -112,9 +158,16 @@ def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path
         st = row.detector_state
         assert st["t0"] + len(st["m"]) * 3600 == int((now + timedelta(hours=1)).timestamp())
     # Re-running the same evaluation is harmless.
-    assert evaluate_watches(engine, now=now + timedelta(hours=1), interval_seconds=3600, watches=watches) == []
+    assert (
+        evaluate_watches(
+            engine, now=now + timedelta(hours=1), interval_seconds=3600, watches=watches
+        )
+        == []
+    )
 
-    report = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now + timedelta(hours=1))
+    report = deliver_pending(
+        engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now + timedelta(hours=1)
+    )
     assert report.sent == 1
     mails = _sent(smtp_server)
     assert len(mails) == 1
@@ -133,16 +186,28 @@ def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path
     # The burst goes on a little, then dies down: no second email, a "resolved" decision later.
     with Session(engine) as s:
         for k in range(5):
-            feeder.add(s, now + timedelta(hours=1, minutes=5 * k), OUTLETS[k], f"More on Sarmat {k}", "Sarmat again.")
+            feeder.add(
+                s,
+                now + timedelta(hours=1, minutes=5 * k),
+                OUTLETS[k],
+                f"More on Sarmat {k}",
+                "Sarmat again.",
+            )
         s.commit()
     feeder.ordinary_hours(now + timedelta(hours=2), 30, rng)
     for h in range(2, 33):
-        evaluate_watches(engine, now=now + timedelta(hours=h), interval_seconds=3600, watches=watches)
-    deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now + timedelta(hours=40))
+        evaluate_watches(
+            engine, now=now + timedelta(hours=h), interval_seconds=3600, watches=watches
+        )
+    deliver_pending(
+        engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=now + timedelta(hours=40)
+    )
     subjects = [m["Subject"] for m in _sent(smtp_server)]
     assert len([x for x in subjects if "articles in" in x]) == 1
     with Session(engine) as s:
-        decided = s.exec(select(Alert).where(Alert.watch_id == "sarmat").order_by(Alert.interval_start)).all()
+        decided = s.exec(
+            select(Alert).where(Alert.watch_id == "sarmat").order_by(Alert.interval_start)
+        ).all()
         assert [a.kind for a in decided] == ["fired", "resolved"]
         assert all("m@example.org" not in r.recipients for r in s.exec(select(OutboxMessage)).all())
 
@@ -164,7 +229,12 @@ def test_burst_sends_exactly_one_email(engine, smtp_server: SmtpServer, tmp_path
 
 def test_quiet_hours_hold_then_release_as_digest(engine, tmp_path: Path) -> None:
     watch = parse_watch(
-        {"id": "kgd", "terms": ["Kaliningrad"], "recipients": ["desk@example.org"], "quiet_hours": "22:00-07:00"}
+        {
+            "id": "kgd",
+            "terms": ["Kaliningrad"],
+            "recipients": ["desk@example.org"],
+            "quiet_hours": "22:00-07:00",
+        }
     )
     feeder = Feeder(engine, [watch])
     rng = random.Random(3)
@@ -180,15 +250,28 @@ def test_quiet_hours_hold_then_release_as_digest(engine, tmp_path: Path) -> None
     evaluate_watches(engine, now=night, interval_seconds=3600, watches=[watch])
     with Session(engine) as s:
         for k in range(10):
-            feeder.add(s, night + timedelta(minutes=5 * k), OUTLETS[k % 6], f"Kaliningrad blockade {k}", "Kaliningrad.")
+            feeder.add(
+                s,
+                night + timedelta(minutes=5 * k),
+                OUTLETS[k % 6],
+                f"Kaliningrad blockade {k}",
+                "Kaliningrad.",
+            )
         s.commit()
-    alerts = evaluate_watches(engine, now=night + timedelta(hours=1), interval_seconds=3600, watches=[watch])
+    alerts = evaluate_watches(
+        engine, now=night + timedelta(hours=1), interval_seconds=3600, watches=[watch]
+    )
     assert [a.kind for a in alerts] == ["fired"]
     with Session(engine) as s:
         rows = s.exec(select(OutboxMessage)).all()
         assert [r.status for r in rows] == ["held"]
     # Nothing goes out while quiet.
-    assert deliver_pending(engine, smtp_url=None, outbox_dir=tmp_path, now=night + timedelta(hours=1)).written == 0
+    assert (
+        deliver_pending(
+            engine, smtp_url=None, outbox_dir=tmp_path, now=night + timedelta(hours=1)
+        ).written
+        == 0
+    )
     morning = START + timedelta(days=days, hours=8)
     evaluate_watches(engine, now=morning, interval_seconds=3600, watches=[watch])
     report = deliver_pending(engine, smtp_url=None, outbox_dir=tmp_path, now=morning)
@@ -199,7 +282,9 @@ def test_quiet_hours_hold_then_release_as_digest(engine, tmp_path: Path) -> None
 
 
 def test_mentions_once_per_story_and_filters(engine) -> None:
-    watch = parse_watch({"id": "ns", "terms": ["Nord Stream"], "outlets": ["welt", "spiegel"], "languages": ["de"]})
+    watch = parse_watch(
+        {"id": "ns", "terms": ["Nord Stream"], "outlets": ["welt", "spiegel"], "languages": ["de"]}
+    )
     feeder = Feeder(engine, [watch])
     now = START
     with Session(engine) as s:

@@ -81,8 +81,10 @@ def test_multipart_with_inline_png_and_headers() -> None:
     raw = r.as_bytes()
     msg = message_from_bytes(raw, policy=default)
     assert msg["Subject"] == "Sarmat: 34 articles in 6 h, 7× usual"
-    assert msg["Message-ID"] == r.message_id == message_id_for(
-        "sarmat", "fired", datetime(2024, 5, 1, 11, tzinfo=UTC), "news.example"
+    assert (
+        msg["Message-ID"]
+        == r.message_id
+        == message_id_for("sarmat", "fired", datetime(2024, 5, 1, 11, tzinfo=UTC), "news.example")
     )
     assert "mailto:alerts@news.example" in msg["List-Unsubscribe"]
     types = [p.get_content_type() for p in msg.walk()]
@@ -116,7 +118,11 @@ def test_header_injection_is_impossible() -> None:
     r = _render(label=evil, recipients=["a@example.org\r\nBcc: x@example.org"], watch_id="w\nX: y")
     raw = r.as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
-    names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line and not line[:1].isspace()]
+    names = [
+        line.split(b":", 1)[0].lower()
+        for line in head.split(b"\r\n")
+        if line and not line[:1].isspace()
+    ]
     assert b"bcc" not in names and b"x" not in names
     msg = message_from_bytes(raw, policy=SMTP)
     assert "\n" not in msg["Subject"] and "\r" not in msg["Subject"]
@@ -124,7 +130,13 @@ def test_header_injection_is_impossible() -> None:
 
 def test_safe_url() -> None:
     assert safe_url("https://a.example/x") == "https://a.example/x"
-    for bad in ("javascript:alert(1)", "data:text/html,x", "//a.example", "https://a.example/\r\nX", "ftp://a"):
+    for bad in (
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "//a.example",
+        "https://a.example/\r\nX",
+        "ftp://a",
+    ):
         assert safe_url(bad) is None
 
 

@@ -32,7 +32,9 @@ def test_fixture_loads() -> None:
     sarmat, ns = watches
     assert sarmat.matcher.matches("о Сармате") and sarmat.languages == ("en", "ru")
     assert ns.outlets == ("spiegel", "welt") and ns.sensitivity == 0.5
-    assert ns.muted(datetime(2029, 1, 1, tzinfo=UTC)) and not ns.muted(datetime(2031, 1, 1, tzinfo=UTC))
+    assert ns.muted(datetime(2029, 1, 1, tzinfo=UTC)) and not ns.muted(
+        datetime(2031, 1, 1, tzinfo=UTC)
+    )
     assert str(ns.quiet_hours) == "23:30-06:00 Europe/Berlin"
 
 
@@ -42,11 +44,20 @@ def test_fixture_loads() -> None:
         ('[[watch]]\nid = "a"\nterms = ["x"]\ncolour = "red"\n', "unknown key 'colour'"),
         ('[[watch]]\nid = "a"\n', "key 'terms' is required"),
         ('[[watch]]\nid = "A B"\nterms = ["x"]\n', "key 'id'"),
-        ('[[watch]]\nid = "a"\nterms = ["x"]\nrecipients = ["not-an-address"]\n', "key 'recipients'"),
+        (
+            '[[watch]]\nid = "a"\nterms = ["x"]\nrecipients = ["not-an-address"]\n',
+            "key 'recipients'",
+        ),
         ('[[watch]]\nid = "a"\nterms = ["x"]\nsensitivity = 99\n', "key 'sensitivity'"),
         ('[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "late"\n', "key 'quiet_hours'"),
-        ('[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "22:00-07:00 Mars/Base"\n', "time zone"),
-        ('[[watch]]\nid = "a"\nterms = ["x"]\nmuted_until = 2030-01-01T00:00:00\n', "key 'muted_until'"),
+        (
+            '[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "22:00-07:00 Mars/Base"\n',
+            "time zone",
+        ),
+        (
+            '[[watch]]\nid = "a"\nterms = ["x"]\nmuted_until = 2030-01-01T00:00:00\n',
+            "key 'muted_until'",
+        ),
         ('[[watch]]\nid = "a"\nterms = ["x*y"]\n', "key 'terms'"),
         ('[[watch]]\nid = "a"\nterms = ["x"]\n[[watch]]\nid = "a"\nterms = ["y"]\n', "duplicate"),
         ("watch = 3\n", "key 'watch'"),

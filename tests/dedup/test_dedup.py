@@ -14,6 +14,7 @@ from storage.dedup import (
     index_lookup,
     normalize_body,
     outlet_named,
+    prune_story_index,
     rebuild_index,
 )
 from storage.models import Article, ArticleVersion, LshBucket, MinHashSignature, Story
@@ -202,18 +203,27 @@ def test_syndicated_from_links_to_the_named_original(engine) -> None:
     c = get(engine, copy_id)
     assert c.copy_of_id == orig_id and c.copy_kind == "syndicated"
     # a later copy carrying a notice links straight to it
-    cut = "\n\n".join(WIRE["body"].split("\n\n")[:2])  # a heavily cut version (Jaccard < 0.8)
     _, r3 = ingest(
         engine,
         "https://herald.example/x",
         "dailyherald",
         WIRE["title"],
-        cut,
+        REWRITTEN,
         syndicated_from=["wirewire"],
         now=T0 + timedelta(hours=2),
     )
     assert r3.kind == "near" and r3.copy_of_id == orig_id
     assert 0.5 <= r3.similarity < 0.8
+
+
+REWRITTEN = edit(WIRE["body"], 0.2, 2)  # a heavy rewrite: resemblance ~0.7, below the 0.8 bar
+
+
+def test_heavy_rewrite_without_notice_is_not_a_copy(engine) -> None:
+    _, first = ingest(engine, "https://wire.example/peru", "wirewire", WIRE["title"], WIRE["body"])
+    _, res = ingest(engine, "https://herald.example/x", "dailyherald", WIRE["title"], REWRITTEN)
+    assert res.kind == "new" and res.copy_of_id is None
+    assert res.story_id == first.story_id  # but it is the same story
 
 
 def test_index_survives_restart_and_rebuild(db_url: str) -> None:
@@ -247,3 +257,12 @@ def test_signature_round_trip_is_plain_bytes() -> None:
     blob = mh.to_bytes(sig)
     assert len(blob) == 4 * (mh.NUM_PERM + 1) and not blob.startswith(b"\x80")  # not a pickle
     assert (mh.from_bytes(blob) == sig).all()
+
+
+def test_prune_story_index_keeps_the_body_index(engine) -> None:
+    _, res = ingest(engine, "https://wire.example/peru", "wirewire", WIRE["title"], WIRE["body"])
+    with session_scope(engine) as s:
+        assert prune_story_index(s, before=T0 - timedelta(days=1)) == 0
+        assert prune_story_index(s, before=T0 + timedelta(days=10)) == mh.LEAD_BANDS
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(LshBucket)).one() == mh.BANDS

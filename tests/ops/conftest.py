@@ -87,3 +87,19 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         stop_process(worker)
         redis.cleanup()
+
+
+def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run a `newswatch` command in this process (no interpreter start-up) with a clean env."""
+    from typer.testing import CliRunner
+
+    from workers import runtime
+    from workers.cli import app
+
+    cleared: dict[str, str | None] = {k: None for k in os.environ if k.startswith("NEWSWATCH_")}
+    runtime.reset()  # settings and engines are cached per process
+    try:
+        result = CliRunner().invoke(app, args, env=cleared | dict(env))
+    finally:
+        runtime.reset()
+    return result.exit_code, result.output

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +12,17 @@ import httpx
 import pytest
 from celery import Celery
 
-from tests.conftest import REPO, run_cli, wait_for
-from tests.ops.conftest import FLOWER_AUTH, REDIS_PASSWORD, Stack, start_process, stop_process
+from tests.conftest import REPO, wait_for
+from tests.ops.conftest import (
+    FLOWER_AUTH,
+    REDIS_PASSWORD,
+    Stack,
+    invoke,
+    start_process,
+    stop_process,
+)
 from tests.servers import free_port
+from workers.cli_ops import flower_environment
 
 ARTIFACTS = REPO / "artifacts"
 USER, PASSWORD = FLOWER_AUTH.split(":")
@@ -111,16 +119,16 @@ def test_no_secret_in_flower_pages_inspect_conf_logs_or_process_list(
         assert PASSWORD not in text
     assert "redis://" in pages[1]  # the broker page shows the masked URL, so we checked it
 
-    inspect = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "inspect", "conf", "-t", "5"],
-        env=ops_stack.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert "broker_url" in inspect.stdout, inspect.stdout + inspect.stderr
-    assert REDIS_PASSWORD not in inspect.stdout + inspect.stderr
+    # What `celery inspect conf` prints: each worker's reply, censored by the worker itself.
+    control = Celery(broker=ops_stack.broker_url)
+    try:
+        replies = control.control.inspect(timeout=5).conf() or {}
+    finally:
+        control.close()
+    assert replies, "no worker answered inspect conf"
+    for reply in replies.values():
+        assert "broker_url" in reply
+        assert REDIS_PASSWORD not in json.dumps(reply, default=str)
 
     cmdline = Path(f"/proc/{flower.proc.pid}/cmdline").read_bytes()
     assert PASSWORD.encode() not in cmdline
@@ -135,18 +143,33 @@ def test_no_secret_in_flower_pages_inspect_conf_logs_or_process_list(
 def test_flower_refuses_without_credentials_and_on_the_embedded_broker(
     ops_stack: Stack, tmp_path: Path
 ) -> None:
-    no_auth = run_cli(["flower", "--port", str(free_port())], ops_stack.env, check=False, timeout=60)
-    assert no_auth.returncode == 2
-    assert "NEWSWATCH_FLOWER_BASIC_AUTH" in no_auth.stderr
-    bad = ops_stack.env | {"NEWSWATCH_FLOWER_BASIC_AUTH": "just-a-password"}
-    malformed = run_cli(["flower"], bad, check=False, timeout=60)
-    assert malformed.returncode == 2
-    assert "just-a-password" not in malformed.stderr + malformed.stdout
-    embedded = {k: v for k, v in ops_stack.env.items() if k != "NEWSWATCH_BROKER_URL"}
-    embedded |= {"NEWSWATCH_DATA_DIR": str(tmp_path), "NEWSWATCH_FLOWER_BASIC_AUTH": FLOWER_AUTH}
-    refused = run_cli(["flower"], embedded, check=False, timeout=60)
-    assert refused.returncode == 2
-    assert "Redis" in refused.stderr and "broadcast" in refused.stderr
+    redis_env = {"NEWSWATCH_BROKER_URL": ops_stack.broker_url, "NEWSWATCH_DATA_DIR": str(tmp_path)}
+    code, out = invoke(["flower", "--port", str(free_port())], redis_env)
+    assert code == 2
+    assert "NEWSWATCH_FLOWER_BASIC_AUTH" in out
+    code, out = invoke(["flower"], redis_env | {"NEWSWATCH_FLOWER_BASIC_AUTH": "just-a-password"})
+    assert code == 2 and "just-a-password" not in out
+    embedded = {"NEWSWATCH_DATA_DIR": str(tmp_path), "NEWSWATCH_FLOWER_BASIC_AUTH": FLOWER_AUTH}
+    code, out = invoke(["flower"], embedded)
+    assert code == 2
+    assert "Redis" in out and "broadcast" in out
+
+
+def test_flower_environment_carries_credentials_only_in_the_environment() -> None:
+    env = flower_environment(
+        {"PROMETHEUS_MULTIPROC_DIR": "/x", "FLOWER_UNAUTHENTICATED_API": "true", "PATH": "/bin"},
+        credentials=FLOWER_AUTH,
+        insecure_no_auth=False,
+    )
+    assert env == {"PATH": "/bin", "FLOWER_BASIC_AUTH": FLOWER_AUTH}
+    with pytest.raises(PermissionError):
+        flower_environment({}, credentials="", insecure_no_auth=False)
+    with pytest.raises(ValueError) as bad:
+        flower_environment({}, credentials="just-a-password", insecure_no_auth=False)
+    assert "just-a-password" not in str(bad.value)
+    assert "FLOWER_BASIC_AUTH" not in flower_environment(
+        {"FLOWER_BASIC_AUTH": ""}, credentials="", insecure_no_auth=True
+    )
 
 
 def _chromium() -> str:

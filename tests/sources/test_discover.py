@@ -18,7 +18,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 
 @pytest.fixture()
 def client() -> Iterator[HttpClient]:
-    with HttpClient(user_agent="newswatch-test/1.0", allowed_networks=["127.0.0.1/32"], deadline=5) as c:
+    with HttpClient(
+        user_agent="newswatch-test/1.0", allowed_networks=["127.0.0.1/32"], deadline=5
+    ) as c:
         yield c
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from sources.feeds import FeedParseError, parse_feed, strip_doctype
 from tests.fixtures.feeds.localserver import LocalServer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
-NOW = datetime(2024, 3, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
 
 
 def load(name: str) -> bytes:
@@ -49,12 +49,16 @@ def test_bozo_without_entries_html_and_empty_bodies_are_parse_errors() -> None:
         parse_feed(load("html_page.html"), {"content-type": "text/html"}, base_url=None, now=NOW)
     # An HTML page served with a feed content type is still an HTML page.
     with pytest.raises(FeedParseError):
-        parse_feed(load("html_page.html"), {"content-type": "application/rss+xml"}, base_url=None, now=NOW)
+        parse_feed(
+            load("html_page.html"), {"content-type": "application/rss+xml"}, base_url=None, now=NOW
+        )
     for empty in (b"", b"   \n\t "):
         with pytest.raises(FeedParseError, match="empty"):
             parse_feed(empty, None, base_url=None, now=NOW)
     with pytest.raises(FeedParseError):
-        parse_feed(b'{"json": "not a feed"}', {"content-type": "application/json"}, base_url=None, now=NOW)
+        parse_feed(
+            b'{"json": "not a feed"}', {"content-type": "application/json"}, base_url=None, now=NOW
+        )
 
 
 def test_a_valid_feed_without_entries_is_not_an_error() -> None:
@@ -132,7 +136,7 @@ def test_tracking_parameters_do_not_change_link_keys() -> None:
 def test_missing_garbage_future_and_ancient_dates_are_clamped_with_raw_kept() -> None:
     feed = parse_feed(load("bad_dates.xml"), None, base_url=None, now=NOW)
     by_title = {e.title: e for e in feed.entries}
-    assert by_title["Good"].published == datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc)
+    assert by_title["Good"].published == datetime(2024, 3, 4, 12, 0, tzinfo=UTC)
     for title in ("Missing", "Garbage", "Future", "Ancient"):
         assert by_title[title].published == NOW, title
         assert by_title[title].published.tzinfo is not None

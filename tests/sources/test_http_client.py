@@ -190,9 +190,8 @@ def test_deadline_covers_the_whole_redirect_chain(server: LocalServer) -> None:
 
     for path in ("/d", "/dx", "/dxx", "/dxxx", "/dxxxx"):
         server.route(path, slow_redirect)
-    with make_client(deadline=0.6, respect_robots=False) as c:
-        with pytest.raises(FetchError) as err:
-            c.get(server.url("/d"), purpose="feed")
+    with make_client(deadline=0.6, respect_robots=False) as c, pytest.raises(FetchError) as err:
+        c.get(server.url("/d"), purpose="feed")
     assert err.value.kind == "timeout"
     assert len(server.hits()) <= 4
 

@@ -70,9 +70,8 @@ def test_canaries_are_reachable_without_the_guard(canary4: LocalServer) -> None:
 def test_numeric_host_tricks_for_the_ipv4_canary(
     canary4: LocalServer, host: str, purpose: str
 ) -> None:
-    with client() as c:
-        with pytest.raises(FetchError) as err:
-            c.get(f"http://{host}:{canary4.port}/", purpose=purpose)
+    with client() as c, pytest.raises(FetchError) as err:
+        c.get(f"http://{host}:{canary4.port}/", purpose=purpose)
     assert err.value.kind in ("blocked", "bad_scheme")
 
 
@@ -80,9 +79,8 @@ def test_numeric_host_tricks_for_the_ipv4_canary(
     "host", ["[::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.2]", "localhost6", "ip6-localhost"]
 )
 def test_ipv6_loopback_forms_are_blocked(canary6: LocalServer, host: str) -> None:
-    with client() as c:
-        with pytest.raises(FetchError) as err:
-            c.get(f"http://{host}:{canary6.port}/", purpose="feed")
+    with client() as c, pytest.raises(FetchError) as err:
+        c.get(f"http://{host}:{canary6.port}/", purpose="feed")
     assert err.value.kind in ("blocked", "connect")
 
 
@@ -143,9 +141,8 @@ def test_mixed_answers_only_connect_to_permitted_addresses(
 
 
 def test_robots_fetch_is_guarded_too(canary4: LocalServer) -> None:
-    with client(respect_robots=True) as c:
-        with pytest.raises(FetchError) as err:
-            c.get(canary4.url("/page"), purpose="page")
+    with client(respect_robots=True) as c, pytest.raises(FetchError) as err:
+        c.get(canary4.url("/page"), purpose="page")
     assert err.value.kind == "blocked"
 
 

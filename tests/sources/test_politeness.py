@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -60,7 +60,7 @@ def run_fifty_feeds(engine: Engine, limiter: HostLimiter, workers: int = 2) -> l
             h.reply(200, rss([{"title": h.path, "link": "https://p.example" + h.path}]))
 
         urls = [srv.route(f"/feed{i}", slow_feed) for i in range(FEEDS)]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         sync_outlets(engine, [Outlet("polite", tuple(urls))], now=now)
         ids = due_feed_ids(engine, now=now, limit=FEEDS)
         assert len(ids) == FEEDS

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from sources.schedule import cache_hints, next_check, parse_retry_after
 
-NOW = datetime(2024, 3, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
 FLOOR, CEILING = 300, 86400
 
 

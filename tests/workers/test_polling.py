@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,10 @@ from tests.fixtures.feeds.localserver import Handler, LocalServer, rss
 from workers.polling import PollConfig, due_feed_ids, poll_feed, sync_outlets
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
-T0 = datetime(2024, 3, 6, 12, 0, tzinfo=timezone.utc)
-CONFIG = PollConfig(floor=300, ceiling=86400, disable_after_days=7, max_entries=500, rand=lambda: 0.5)
+T0 = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
+CONFIG = PollConfig(
+    floor=300, ceiling=86400, disable_after_days=7, max_entries=500, rand=lambda: 0.5
+)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def count(engine: Engine, model: Any, *where: Any) -> int:
 
 def aware(dt: datetime | None) -> datetime:
     assert dt is not None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 def items(n: int, prefix: str = "a", base: str = "https://news.example/") -> list[dict[str, str]]:
@@ -100,7 +102,11 @@ class Conditional:
         h.reply(
             200,
             self.body,
-            {"ETag": self.etag, "Last-Modified": self.modified, "Content-Type": "application/rss+xml"},
+            {
+                "ETag": self.etag,
+                "Last-Modified": self.modified,
+                "Content-Type": "application/rss+xml",
+            },
         )
 
 
@@ -108,14 +114,19 @@ class Conditional:
 
 
 def test_sync_outlets_adds_each_feed_once(engine: Engine) -> None:
-    outlets = [Outlet("a", ("http://127.0.0.1:1/f1", "http://127.0.0.1:1/f2")), Outlet("b", ("http://127.0.0.1:1/f3",))]
+    outlets = [
+        Outlet("a", ("http://127.0.0.1:1/f1", "http://127.0.0.1:1/f2")),
+        Outlet("b", ("http://127.0.0.1:1/f3",)),
+    ]
     assert sync_outlets(engine, outlets, now=T0) == 3
     assert sync_outlets(engine, outlets, now=T0) == 0
     assert count(engine, Feed) == 3
 
 
 def test_due_feeds_are_claimed_once_even_by_concurrent_claimers(engine: Engine) -> None:
-    sync_outlets(engine, [Outlet("a", tuple(f"http://127.0.0.1:1/f{i}" for i in range(40)))], now=T0)
+    sync_outlets(
+        engine, [Outlet("a", tuple(f"http://127.0.0.1:1/f{i}" for i in range(40)))], now=T0
+    )
     claims: list[list[int]] = []
     lock = threading.Lock()
 
@@ -365,10 +376,14 @@ def test_redirect_loop_is_a_clear_error_on_the_feed(
 def test_new_entries_create_pending_articles_once(
     engine: Engine, server: LocalServer, client: HttpClient
 ) -> None:
-    body = (FIXTURES / "rss_basic.xml").read_bytes().replace(
-        b"/weather/storm", server.url("/weather/storm").encode()
+    body = (
+        (FIXTURES / "rss_basic.xml")
+        .read_bytes()
+        .replace(b"/weather/storm", server.url("/weather/storm").encode())
     )
-    fid = add_feed(engine, server.static("/feed", body, 200, {"Content-Type": "application/rss+xml"}))
+    fid = add_feed(
+        engine, server.static("/feed", body, 200, {"Content-Type": "application/rss+xml"})
+    )
     out = poll_feed(engine, fid, client=client, config=CONFIG, now=T0)
     assert out.outcome == "new" and len(out.new_article_ids) == 2
     with Session(engine) as s:
@@ -379,7 +394,7 @@ def test_new_entries_create_pending_articles_once(
         assert budget.feed_title == "Parliament passes the budget"
         assert budget.canonical_url == "https://news.example.com/politics/budget"
         assert budget.published_raw == "Tue, 05 Mar 2024 09:30:00 +0100"
-        assert aware(budget.feed_published) == datetime(2024, 3, 5, 8, 30, tzinfo=timezone.utc)
+        assert aware(budget.feed_published) == datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
         assert len(budget.url_hash) == 64
         feed = s.get(Feed, fid)
         assert feed is not None and feed.ttl_seconds == 1800 and feed.title == "Example Daily"
@@ -400,7 +415,9 @@ def test_shared_and_missing_guids_neither_collapse_nor_duplicate(
     articles = count(engine, Article)
     assert len(first.new_article_ids) == articles
     for hours in (1, 2):
-        again = poll_feed(engine, fid, client=client, config=CONFIG, now=T0 + timedelta(hours=hours))
+        again = poll_feed(
+            engine, fid, client=client, config=CONFIG, now=T0 + timedelta(hours=hours)
+        )
         assert again.new_article_ids == [] and again.outcome == "unchanged"
     assert count(engine, FeedEntry) == entries and count(engine, Article) == articles
 
@@ -413,7 +430,9 @@ def test_guid_that_becomes_shared_later_does_not_duplicate(
     bodies = iter([rss(one), rss(two), rss(two), rss(one)])
     fid = add_feed(engine, server.route("/feed", lambda h: h.reply(200, next(bodies))))
     news = [
-        poll_feed(engine, fid, client=client, config=CONFIG, now=T0 + timedelta(hours=i)).new_entries
+        poll_feed(
+            engine, fid, client=client, config=CONFIG, now=T0 + timedelta(hours=i)
+        ).new_entries
         for i in range(4)
     ]
     assert news == [1, 1, 0, 0]
@@ -473,7 +492,9 @@ def test_same_article_in_two_feeds_is_created_once(
     assert count(engine, Article) == 1 and count(engine, FeedEntry) == 2
 
 
-def test_at_most_max_entries_per_poll(engine: Engine, server: LocalServer, client: HttpClient) -> None:
+def test_at_most_max_entries_per_poll(
+    engine: Engine, server: LocalServer, client: HttpClient
+) -> None:
     fid = add_feed(engine, server.static("/feed", rss(items(10_000))))
     out = poll_feed(engine, fid, client=client, config=CONFIG, now=T0)
     assert out.new_entries == 500 and len(out.new_article_ids) == 500
@@ -499,4 +520,28 @@ def test_dates_are_clamped_to_fetch_time_with_raw_kept(
     assert aware(rows["Future"].feed_published) == T0
     assert rows["Future"].published_raw == "Fri, 01 Jan 2100 00:00:00 GMT"
     assert aware(rows["Garbage"].feed_published) == T0
-    assert aware(rows["Good"].feed_published) == datetime(2024, 3, 4, 12, tzinfo=timezone.utc)
+    assert aware(rows["Good"].feed_published) == datetime(2024, 3, 4, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_claim_poll_and_304_on_both_databases(
+    database_url: str, server: LocalServer, client: HttpClient
+) -> None:
+    eng = make_engine(database_url)
+    create_all(eng)
+    try:
+        url = server.route(
+            "/feed", Conditional(rss(items(3)), '"x"', "Wed, 06 Mar 2024 11:00:00 GMT")
+        )
+        fid = add_feed(eng, url)
+        assert due_feed_ids(eng, now=T0) == [fid] and due_feed_ids(eng, now=T0) == []
+        first = poll_feed(eng, fid, client=client, config=CONFIG, now=T0)
+        assert first.outcome == "new" and len(first.new_article_ids) == 3
+        later = T0 + timedelta(hours=2)
+        second = poll_feed(eng, fid, client=client, config=CONFIG, now=later)
+        assert second.outcome == "not_modified"
+        row = feed_row(eng, fid)
+        assert row.etag == '"x"' and aware(row.last_checked_at) == later
+        assert count(eng, Article) == 3 and count(eng, FeedEntry) == 3
+    finally:
+        eng.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -33,7 +33,7 @@ def test_status_shows_health_and_enable_brings_a_feed_back(tmp_path: Path) -> No
     app.add_typer(outlets, name="outlets")
     cli_feeds.register(app, get_engine=lambda: engine, get_client=lambda: client)
     runner = CliRunner()
-    t0 = datetime(2024, 3, 6, tzinfo=timezone.utc)
+    t0 = datetime(2024, 3, 6, tzinfo=UTC)
     with LocalServer() as srv:
         ok = srv.static("/ok", rss([{"title": "a", "link": "https://a.example/a"}]))
         gone = srv.static("/gone", b"", 410)
@@ -59,13 +59,31 @@ def test_status_shows_health_and_enable_brings_a_feed_back(tmp_path: Path) -> No
             assert feed.disabled_at is None and feed.disabled_reason is None
         assert runner.invoke(app, ["feeds", "enable", "999"]).exit_code == 1
 
-        srv.static("/", b'<html><head><title>Demo</title><link rel="alternate" '
-                   b'type="application/rss+xml" href="/ok"></head></html>')
-        added = runner.invoke(app, ["outlets", "add", srv.url("/"), "--dir", str(tmp_path / "o"),
-                                    "--id", "demo2", "--language", "en", "--country", "GB"])
+        srv.static(
+            "/",
+            b'<html><head><title>Demo</title><link rel="alternate" '
+            b'type="application/rss+xml" href="/ok"></head></html>',
+        )
+        added = runner.invoke(
+            app,
+            [
+                "outlets",
+                "add",
+                srv.url("/"),
+                "--dir",
+                str(tmp_path / "o"),
+                "--id",
+                "demo2",
+                "--language",
+                "en",
+                "--country",
+                "GB",
+            ],
+        )
         assert added.exit_code == 0, added.output
         assert (tmp_path / "o" / "demo2.toml").exists()
-        again = runner.invoke(app, ["outlets", "add", srv.url("/"), "--dir", str(tmp_path / "o"),
-                                    "--id", "demo2"])
+        again = runner.invoke(
+            app, ["outlets", "add", srv.url("/"), "--dir", str(tmp_path / "o"), "--id", "demo2"]
+        )
         assert again.exit_code == 1
     client.close()

@@ -1,0 +1,1 @@
+"""Reliability suite: faults, bad input and security against the running system."""
