@@ -24,7 +24,8 @@ class DetectorConfig:
     exclude_recent_days: int = 1
     windows: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
     # Per-test upper-tail probability at sensitivity 1; each step runs len(windows) tests.
-    alpha: float = 5e-5
+    # 1e-4 chosen on the bench's tuning seeds (1, 2), not on the seed of the reported figures.
+    alpha: float = 1e-4
     # Optional per-window thresholds (same order as `windows`) replacing `alpha`; the
     # defaults come from calibration on tuning seeds (see bench/alerts.py).
     window_alphas: tuple[float, ...] = ()

@@ -27,6 +27,7 @@ from alerts.detect import Detector, DetectorConfig, Interval, new_state  # noqa:
 
 CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS_DIR", REPO_ROOT / ".." / "shared" / "corpus"))
 RESULTS = REPO_ROOT / "bench" / "results" / "alerts.json"
+DOC = REPO_ROOT / "docs" / "alerts-evaluation.md"
 
 HOUR = 3600
 WARMUP_DAYS = 30  # baseline (28) + excluded last day + today
@@ -399,7 +400,13 @@ def evaluate(args: argparse.Namespace) -> dict:
             }
         )
         print(f"  {group}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    return {"config": cfg.to_dict(), "backgrounds": rows, "bursts": all_bursts}
+    return {
+        "config": cfg.to_dict(),
+        "backgrounds": rows,
+        "bursts": all_bursts,
+        "seed": args.seed,
+        "nb_shape": args.nb_shape,
+    }
 
 
 def _recall(bursts: list[dict], raw: bool = False, **cond) -> tuple[float | None, int]:
@@ -436,11 +443,21 @@ def summarise(result: dict) -> dict:
     add("recall 3x over 6 h at >= 20/day", r, n, ">= 0.6", r is not None and r >= 0.6)
     for mult, dur in ((5, 6), (3, 24), (3, 6)):
         r, n = _recall(bursts, raw=True, mult=mult, dur=dur, rate=lambda x: x >= 20)
-        add(f"(info) raw recall {mult}x over {dur} h incl. bursts during a running alert", r, n,
-            "-", True)
+        add(
+            f"(info) raw recall {mult}x over {dur} h incl. bursts during a running alert",
+            r,
+            n,
+            "-",
+            True,
+        )
     busy = sum(1 for b in bursts if b["busy"])
-    add("(info) bursts starting during a running alert (left out of recall)", busy, len(bursts),
-        "-", True)
+    add(
+        "(info) bursts starting during a running alert (left out of recall)",
+        busy,
+        len(bursts),
+        "-",
+        True,
+    )
     r, n = _recall(bursts, mult=3, dur=24)
     add("(info) recall 3x over 24 h, all backgrounds incl. 5/day", r, n, "-", True)
     r, n = _recall(bursts, mult=3, dur=6)
@@ -514,6 +531,27 @@ def recall_table(bursts: list[dict]) -> list[dict]:
 
 def markdown(result: dict, summary: dict, timing: dict) -> str:
     out = ["## Spike detector evaluation (interval 1 h)", ""]
+    out += [
+        f"Seed {result['seed']} (the reported figures use {EVAL_SEED}; every threshold and knob "
+        f"was chosen on tuning seeds {TUNE_SEED} and 2, never on {EVAL_SEED}). Synthetic "
+        f"backgrounds: negative binomial per hour with shape {result['nb_shape']:g} around a "
+        "weekday × hour seasonal level; the '+ daily level' variants multiply each day by a "
+        "log-normal level (σ = 0.3).",
+        "",
+        "Why shape 20: an hour's mentions of a term are close to Poisson around a smoothly "
+        "varying level (separate editorial decisions; syndicated copies are already merged into "
+        "one story), so the per-hour extra variance is small (+5 % at one mention an hour). The "
+        "large, realistic extra variance is the keyword's day-to-day level, which the daily-level "
+        "variants add and which stays the hard case. (Shape 4, used before, adds +25 % "
+        "per mention-hour independently every hour, which makes a 3× rise over 6 h at 20/day "
+        "a ~1e-3 event of the noise alone.)",
+        "",
+        "Recall and delay leave out bursts that began while the detector was already alerting "
+        "(or cooling down) on something in the background itself (mostly real NAB surges): by "
+        "design those merge into the running alert. The raw figures including them are listed "
+        "as (info).",
+        "",
+    ]
     out.append(
         "| background | keyword-weeks | false alerts | per week | (incl. labelled NAB events) |"
     )
@@ -638,10 +676,21 @@ def main() -> None:
     md = markdown(result, summary, timing)
     print(md)
     elapsed = time.perf_counter() - t0
-    print(f"\n(run took {elapsed:.0f} s; command: .venv/bin/python bench/alerts.py)")
+    command = ".venv/bin/python bench/alerts.py" + " ".join(sys.argv[1:]).join(
+        [" ", ""] if len(sys.argv) > 1 else ["", ""]
+    )
+    print(f"\n(run took {elapsed:.0f} s; command: {command})")
+    if args.seed == EVAL_SEED and not args.quick and not args.set and args.out == RESULTS:
+        DOC.parent.mkdir(parents=True, exist_ok=True)
+        DOC.write_text(
+            "# Spike alerts: evaluation\n\n"
+            "Written by `bench/alerts.py` (do not edit by hand). Reproduce with:\n\n"
+            f"    {command}\n\n" + md + "\n"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "command": "python bench/alerts.py" + (" --quick" if args.quick else ""),
+        "command": command,
+        "nb_shape": args.nb_shape,
         "seed": args.seed,
         "config": result["config"],
         "backgrounds": result["backgrounds"],

@@ -14,6 +14,7 @@ The same file is the measuring worker (`--worker`), run by the peers' or the pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html as html_lib
 import json
 import os
@@ -128,9 +129,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 def worker(systems: list[str], input_path: Path, out_path: Path) -> None:
     """Run `systems` on every document of a JSONL file; order rotates per page against drift."""
-    docs = [
-        json.loads(line) for line in input_path.read_text(encoding="utf-8").splitlines() if line
-    ]
+    docs = [json.loads(line) for line in input_path.read_text(encoding="utf-8").split("\n") if line]
     fns: dict[str, Any] = {}
     import_seconds: dict[str, float] = {}
     for name in systems:
@@ -139,10 +138,8 @@ def worker(systems: list[str], input_path: Path, out_path: Path) -> None:
         import_seconds[name] = time.perf_counter() - started
     signal.signal(signal.SIGALRM, _on_alarm)
     for name, fn in fns.items():  # warm-up: lazy imports, caches, compiled regexes
-        try:
+        with contextlib.suppress(Exception):  # a failing warm-up shows up in the real run
             fn(docs[0]["doc"], docs[0].get("url", ""), docs[0].get("kind", "html"))
-        except Exception:  # noqa: S110 - a failing warm-up shows up in the real run
-            pass
     result: dict[str, Any] = {
         n: {"seconds": 0.0, "errors": 0, "timeouts": 0, "texts": {}} for n in systems
     }
@@ -248,9 +245,7 @@ def run_worker(
     common.WORK_DIR.mkdir(parents=True, exist_ok=True)
     inp = common.WORK_DIR / f"peers-{tag}-in.jsonl"
     out = common.WORK_DIR / f"peers-{tag}-out.json"
-    inp.write_text(
-        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8"
-    )
+    inp.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     out.unlink(missing_ok=True)
     cmd = [
         *common.one_core_prefix(),

@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/run_all.py --out docs/benchmarks.md [--quick] [--onl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -128,11 +129,10 @@ def run_section(sec: Section, quick: bool, deadline: common.Deadline) -> dict[st
     fresh = {}
     for name in sec.results:
         path = common.RESULTS_DIR / f"{name}.json"
+        # only a result written by this run counts; an old file must not pass for a new figure
         if path.exists() and path.stat().st_mtime >= started_wall - 1:
-            try:
+            with contextlib.suppress(ValueError):
                 fresh[name] = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                pass
     info["results"] = fresh
     tail = log.read_text(errors="replace")[-600:].strip().splitlines()
     last = tail[-1][:300] if tail else ""

@@ -71,10 +71,10 @@ def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     if settings.embedded_broker:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("newswatch")
+    # include: every worker registers the health probe task, however it was started.
+    app = Celery("newswatch", include=["workers.tasks", "workers.health"])
     app.conf.update(build_config(settings))
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
-    app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
     return app
 
 

@@ -52,6 +52,12 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: str) -> list[str]:
     settings = get_settings()
+    if beat and settings.metrics_dir:
+        from workers.metrics import reset_multiprocess_dir
+
+        # `run` owns the whole service, so it wipes stale per-process files of a previous run;
+        # scaled `worker` processes share the folder and must not wipe each other's.
+        reset_multiprocess_dir(settings.metrics_dir)
     argv = [
         "worker",
         "--loglevel",

@@ -20,6 +20,7 @@ def poll_once(
     from storage.migrate import upgrade
     from workers.pipeline import TransientError, mark_failed, pending_article_ids, process_article
     from workers.polling import due_feed_ids, poll_feed, sync_outlets
+    from workers import metrics
     from workers.tasks import current_watches, poll_config
 
     upgrade(settings.effective_database_url)
@@ -49,6 +50,7 @@ def poll_once(
         feeds_task = bar.add_task("polling feeds", total=len(feed_ids))
         for feed_id in feed_ids:
             outcome = poll_feed(engine, feed_id, client=client, config=poll_config())
+            metrics.observe_poll(outcome)
             outcomes[outcome.outcome] += 1
             bar.advance(feeds_task)
         ids = pending_article_ids(engine)
@@ -62,6 +64,7 @@ def poll_once(
                 mark_failed(engine, article_id, f"transient: {exc}")
                 counts["failed"] += 1
             else:
+                metrics.observe_article(result)
                 counts[result.status] += 1
                 if result.dedup:
                     dedup[result.dedup] += 1

@@ -43,6 +43,10 @@ class ProcessOutcome:
     removed: int = 0
     mentions: list[str] = field(default_factory=list)
     error: str | None = None
+    # For the ingest latency histograms (first seen in a feed → stored, stated publish → stored).
+    first_seen_at: datetime | None = None
+    feed_published: datetime | None = None
+    stored_at: datetime | None = None
 
 
 def outlet_rules(outlet: Any | None) -> OutletRules | None:
@@ -160,6 +164,9 @@ def store_clean_article(
         comments=len(cleaned.comments),
         removed=len(cleaned.removed),
         mentions=mentions,
+        first_seen_at=current.first_seen_at,
+        feed_published=current.feed_published,
+        stored_at=now,
     )
 
 

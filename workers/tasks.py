@@ -96,7 +96,16 @@ def evaluate_watches() -> int:
         watches=current_watches(),
         mail_from=settings.mail_from,
     )
-    if alerts:
+    from alerts.drift import check_drift
+
+    # The extraction drift alarm rides on the same schedule and outbox as keyword alerts.
+    ops_events = check_drift(
+        runtime.get_engine(settings),
+        now=_now(),
+        ops_email=settings.ops_email,
+        mail_from=settings.mail_from,
+    )
+    if alerts or ops_events:
         deliver_outbox.delay()
     return len(alerts)
 
