@@ -24,8 +24,9 @@ def build_config(settings: Settings) -> dict[str, object]:
     """Celery configuration derived from settings; pure, so it can be inspected in tests."""
     transport_options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout}
     if settings.embedded_broker:
-        # kombu's SQL transport polls; a short interval keeps the embedded default responsive.
-        transport_options = {"polling_interval": 0.5}
+        # kombu's SQL transport hands its options to create_engine: wait on SQLite's lock
+        # rather than fail when the worker's processes and beat write the broker file at once.
+        transport_options = {"connect_args": {"timeout": 30}}
     return {
         "broker_url": settings.effective_broker_url,
         "broker_transport_options": transport_options,

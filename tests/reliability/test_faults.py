@@ -82,6 +82,7 @@ def assert_no_crash(*procs: Proc) -> None:
 # --------------------------------------------------------------------------- Redis + PostgreSQL
 
 
+@pytest.mark.timeout(600)
 def test_kills_and_restarts_during_ingest_lose_and_duplicate_nothing(
     big_farm: Any, own_redis: Any, own_postgres: Any, tmp_path: Path
 ) -> None:
@@ -164,6 +165,7 @@ def hold_sqlite_lock(db_path: Path, seconds: float) -> subprocess.Popen[bytes]:
     return proc
 
 
+@pytest.mark.timeout(600)
 def test_sqlite_lock_two_beats_and_a_poison_page(
     big_farm: Any, own_redis: Any, tmp_path: Path
 ) -> None:
