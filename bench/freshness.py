@@ -14,7 +14,7 @@ first seen -> stored; the target is p95 <= floor + 10 s. Because the polling par
 floor and the processing part does not, the run also states the p95 extrapolated to the default
 floor (polling part x 300/floor + processing part) against 300 + 10 s.
 
-Run: .venv/bin/python bench/freshness.py [--floor 30 --outlets 10 --duration 120] [--quick]
+Run: .venv/bin/python bench/freshness.py [--floor 20 --outlets 8 --duration 60] [--quick]
 Writes bench/results/freshness.json.
 """
 
@@ -258,11 +258,11 @@ def run(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--floor", type=int, default=30, help="NEWSWATCH_POLL_FLOOR_SECONDS for the run"
+        "--floor", type=int, default=20, help="NEWSWATCH_POLL_FLOOR_SECONDS for the run"
     )
-    ap.add_argument("--outlets", type=int, default=10)
-    ap.add_argument("--duration", type=float, default=120, help="seconds of publishing")
-    ap.add_argument("--budget", type=float, default=260, help="seconds for the whole section")
+    ap.add_argument("--outlets", type=int, default=8)
+    ap.add_argument("--duration", type=float, default=60, help="seconds of publishing")
+    ap.add_argument("--budget", type=float, default=170, help="seconds for the whole section")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument(
         "--history", type=int, default=HISTORY, help="entries per outlet before the run"

@@ -357,7 +357,7 @@ def main() -> int:
     ap.add_argument("--feeds", type=int, default=200)
     ap.add_argument("--articles", type=int, default=25, help="articles per feed")
     ap.add_argument("--configs", default="distributed-2,distributed-1,embedded")
-    ap.add_argument("--budget", type=float, default=540, help="seconds for the whole section")
+    ap.add_argument("--budget", type=float, default=360, help="seconds for the whole section")
     ap.add_argument("--sample", type=int, default=300, help="farm pages for the ceiling")
     ap.add_argument("--quick", action="store_true", help="10 feeds x 5 articles, 2 workers only")
     args = ap.parse_args()

@@ -127,7 +127,9 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _PageTimeout
 
 
-def worker(systems: list[str], input_path: Path, out_path: Path) -> None:
+def worker(
+    systems: list[str], input_path: Path, out_path: Path, seconds: float | None = None
+) -> None:
     """Run `systems` on every document of a JSONL file; order rotates per page against drift."""
     docs = [json.loads(line) for line in input_path.read_text(encoding="utf-8").split("\n") if line]
     fns: dict[str, Any] = {}
@@ -144,7 +146,12 @@ def worker(systems: list[str], input_path: Path, out_path: Path) -> None:
         n: {"seconds": 0.0, "errors": 0, "timeouts": 0, "texts": {}} for n in systems
     }
     names = list(systems)
+    stop_at = time.monotonic() + seconds if seconds else None
+    done = 0
     for i, d in enumerate(docs):
+        if stop_at is not None and time.monotonic() > stop_at:
+            break  # out of time: the pages done so far, the same ones for every system
+        done += 1
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
             signal.alarm(PER_PAGE_SECONDS)
@@ -164,7 +171,7 @@ def worker(systems: list[str], input_path: Path, out_path: Path) -> None:
             result[name]["texts"][d["key"]] = text
     for name in systems:
         result[name]["import_seconds"] = round(import_seconds[name], 3)
-        result[name]["pages"] = len(docs)
+        result[name]["pages"] = done
     out_path.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
 
 
@@ -240,7 +247,12 @@ def _base_python() -> str:
 
 
 def run_worker(
-    python: Path, systems: list[str], docs: list[dict[str, Any]], tag: str, timeout: float
+    python: Path,
+    systems: list[str],
+    docs: list[dict[str, Any]],
+    tag: str,
+    timeout: float,
+    work_seconds: float | None = None,
 ) -> dict[str, Any]:
     common.WORK_DIR.mkdir(parents=True, exist_ok=True)
     inp = common.WORK_DIR / f"peers-{tag}-in.jsonl"
@@ -258,6 +270,7 @@ def run_worker(
         str(inp),
         "--output",
         str(out),
+        *(["--seconds", str(round(work_seconds, 1))] if work_seconds else []),
     ]
     # A dead local proxy: any request a library still tries fails at once instead of leaving the box.
     dead = "http://127.0.0.1:9"
@@ -318,18 +331,25 @@ def run(limit: int | None, budget: float) -> dict[str, Any]:
         "pinned": " ".join(common.one_core_prefix()) or "no taskset",
     }
 
-    project = run_worker(common.PROJECT_PYTHON, PROJECT_SYSTEMS, docs, "project", deadline.left())
-    out["project_process"] = score(project, truth, "trafilatura")
-
+    # Peers first, with a time limit (news-please alone runs ~5 pages/s on a quiet core); newswatch
+    # then runs on exactly the pages the peers got through, so every F1 is over the same pages.
     try:
-        out["install"] = ensure_peers_venv(timeout=max(30, deadline.left() - 60))
+        out["install"] = ensure_peers_venv(timeout=max(30, deadline.left() - 90))
         out["peer_versions"] = common.package_versions(
             ["newspaper4k", "news-please", "readability-lxml", "trafilatura", "lxml"], PEERS_PYTHON
         )
-        peers = run_worker(PEERS_PYTHON, PEER_SYSTEMS, docs, "peers", max(30, deadline.left()))
+        work = max(20.0, deadline.left() - 75)
+        peers = run_worker(PEERS_PYTHON, PEER_SYSTEMS, docs, "peers", work + 60, work_seconds=work)
         out["peers_process"] = score(peers, truth, "trafilatura")
+        done = next(iter(peers.values()))["pages"]
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
         out["peers_error"] = str(exc)[-1500:]
+        done = len(docs)
+    out["pages_scored"] = done
+    project = run_worker(
+        common.PROJECT_PYTHON, PROJECT_SYSTEMS, docs[:done], "project", max(30, deadline.left())
+    )
+    out["project_process"] = score(project, truth, "trafilatura")
 
     seeds = common.seed_docs()
     seed_truth = {name: gold for name, _, gold in seeds}
@@ -355,13 +375,14 @@ def main() -> int:
     ap.add_argument("--systems", help=argparse.SUPPRESS)
     ap.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--output", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, help="only the first N Scrapinghub pages")
     ap.add_argument("--budget", type=float, default=420, help="seconds for the whole section")
     ap.add_argument("--install-only", action="store_true", help="create bench/.peers and exit")
     args = ap.parse_args()
     common.exit_on_sigterm()
     if args.worker:
-        worker(args.systems.split(","), args.input, args.output)
+        worker(args.systems.split(","), args.input, args.output, args.seconds)
         return 0
     if args.install_only:
         print(json.dumps(ensure_peers_venv()))

@@ -434,9 +434,7 @@ def reclean(
             with session_scope(engine) as session:
                 article = session.get(Article, article_id)
                 if article is not None:
-                    reclean_article(
-                        session, article, outlets=outlets, now=datetime.now(UTC)
-                    )
+                    reclean_article(session, article, outlets=outlets, now=datetime.now(UTC))
                     done += 1
             progress.advance(task)
     console.print(f"recleaned {done} articles")

@@ -18,9 +18,9 @@ def poll_once(
 ) -> dict[str, Any]:
     """Poll due (or all) feeds, then process every new article; returns counts for a summary."""
     from storage.migrate import upgrade
+    from workers import metrics
     from workers.pipeline import TransientError, mark_failed, pending_article_ids, process_article
     from workers.polling import due_feed_ids, poll_feed, sync_outlets
-    from workers import metrics
     from workers.tasks import current_watches, poll_config
 
     upgrade(settings.effective_database_url)

@@ -57,7 +57,9 @@ def brotli_bomb(base: str) -> bytes:
 
 def giant_page(base: str) -> bytes:
     para = "<p>" + "Giant page text that goes on and on. " * 40 + "</p>\n"
-    return ("<html><body><article>" + para * (3 * MAX_BODY // len(para)) + "</article></body></html>").encode()
+    return (
+        "<html><body><article>" + para * (3 * MAX_BODY // len(para)) + "</article></body></html>"
+    ).encode()
 
 
 def binary_page(base: str) -> bytes:
@@ -156,7 +158,9 @@ def corpus_env(tmp_path: Path, site: LocalSite, database_url: str) -> dict[str, 
     outlets = tmp_path / "outlets"
     outlets.mkdir()
     for case in CASES["feed"]:
-        write_outlet(outlets, f"bad-{case['name']}", [site.url(f"/feeds/{case['name']}")], home=site.url("/"))
+        write_outlet(
+            outlets, f"bad-{case['name']}", [site.url(f"/feeds/{case['name']}")], home=site.url("/")
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     env.update(
         NEWSWATCH_DATA_DIR=str(tmp_path / "data"),
@@ -244,10 +248,17 @@ def check_alert_email_is_safe(article: Article) -> None:
     """The stored XSS article, rendered into an alert email the way alerts/render.py does it."""
     now = article.stored_at or article.first_seen_at
     hostile = [
-        ArticleSummary(title=article.title or "", url=article.url, outlet="bad-xss", time=now,
-                       text=article.body or ""),
+        ArticleSummary(
+            title=article.title or "",
+            url=article.url,
+            outlet="bad-xss",
+            time=now,
+            text=article.body or "",
+        ),
         ArticleSummary(title="<b>click</b>", url="javascript:alert(3)", outlet="x", time=now),
-        ArticleSummary(title="data", url="data:text/html;base64,PHNjcmlwdD4=", outlet="x", time=now),
+        ArticleSummary(
+            title="data", url="data:text/html;base64,PHNjcmlwdD4=", outlet="x", time=now
+        ),
     ]
     rendered = render_alert(
         watch_id="defence",

@@ -24,6 +24,7 @@ from tests.reliability.harness import (
     article_counts,
     article_html,
     busy_child,
+    comments_match_a_fresh_clean,
     duplicate_report,
     poison_html,
     rss,
@@ -44,7 +45,7 @@ def stored_fraction_reaches(url: str, expected: int, fraction: float) -> Any:
     return lambda: article_counts(url)["stored"] >= int(expected * fraction)
 
 
-def check_all_stored_once(url: str, expected: set[str], *, failed_ok: set[str] = frozenset()) -> None:
+def check_all_stored_once(url: str, expected: set[str], outlets_dir: Path) -> None:
     engine = make_engine(url)
     try:
         with Session(engine) as s:
@@ -63,6 +64,7 @@ def check_all_stored_once(url: str, expected: set[str], *, failed_ok: set[str] =
     dups = duplicate_report(url)
     assert all(not v for k, v in dups.items() if k != "versions"), dups
     assert dups["versions"] == 0, "nothing changed on the farm, so no article has a new version"
+    assert comments_match_a_fresh_clean(url, outlets_dir) == []
 
 
 def ingest_finished(url: str, total: int) -> Any:
@@ -111,7 +113,9 @@ def test_kills_and_restarts_during_ingest_lose_and_duplicate_nothing(
     events: list[str] = []
     try:
         for fraction in (0.05, 0.15):
-            wait_for(stored_fraction_reaches(url, n, fraction), timeout=INGEST_TIMEOUT, what="ingest")
+            wait_for(
+                stored_fraction_reaches(url, n, fraction), timeout=INGEST_TIMEOUT, what="ingest"
+            )
             child = busy_child(worker)
             subprocess.run(["kill", "-9", str(child)], check=True)
             events.append(f"kill -9 child {child}")
@@ -136,7 +140,7 @@ def test_kills_and_restarts_during_ingest_lose_and_duplicate_nothing(
     finally:
         beat.stop()
         worker.stop()
-    check_all_stored_once(url, expected)
+    check_all_stored_once(url, expected, Path(env["NEWSWATCH_OUTLETS_DIR"]))
     all_logs = [Proc.__new__(Proc) for _ in range(generation)]
     for i, p in enumerate(all_logs, start=1):
         p.log = logs / f"worker-{i}.log"
@@ -193,6 +197,8 @@ def test_sqlite_lock_two_beats_and_a_poison_page(
         env = base_env(tmp_path, big_farm) | {
             "NEWSWATCH_DATABASE_URL": url,
             "NEWSWATCH_BROKER_URL": own_redis.url,
+            # Longer than the hard limit, so the poison task is not redelivered while it runs.
+            "NEWSWATCH_VISIBILITY_TIMEOUT": "60",
         }
         write_outlet(
             Path(env["NEWSWATCH_OUTLETS_DIR"]),
@@ -213,10 +219,14 @@ def test_sqlite_lock_two_beats_and_a_poison_page(
         beats = [Proc(["beat"], env, logs / f"beat-{i}.log") for i in (1, 2)]
         try:
             for fraction in (0.3, 0.6):
-                wait_for(stored_fraction_reaches(url, n, fraction), timeout=INGEST_TIMEOUT, what="ingest")
+                wait_for(
+                    stored_fraction_reaches(url, n, fraction), timeout=INGEST_TIMEOUT, what="ingest"
+                )
                 locker = hold_sqlite_lock(db_path, 5)
                 assert locker.wait(30) == 0
-            wait_for(ingest_finished(url, n), timeout=INGEST_TIMEOUT, interval=2, what="all articles")
+            wait_for(
+                ingest_finished(url, n), timeout=INGEST_TIMEOUT, interval=2, what="all articles"
+            )
             assert worker.alive() and all(b.alive() for b in beats)
         finally:
             for b in beats:
@@ -224,7 +234,7 @@ def test_sqlite_lock_two_beats_and_a_poison_page(
             worker.stop()
         elapsed = time.time() - started
 
-        check_all_stored_once(url, expected)
+        check_all_stored_once(url, expected, Path(env["NEWSWATCH_OUTLETS_DIR"]))
         engine = make_engine(url)
         with Session(engine) as s:
             poison = s.exec(select(Article).where(Article.canonical_url == poison_url)).one()
@@ -244,7 +254,8 @@ def test_sqlite_lock_two_beats_and_a_poison_page(
                 times[path].append(when)
         assert set(times) == feed_paths
         too_close = {
-            p: [round(b - a, 1) for a, b in zip(ts, ts[1:]) if b - a < 30] for p, ts in times.items()
+            p: [round(b - a, 1) for a, b in zip(ts, ts[1:]) if b - a < 30]
+            for p, ts in times.items()
         }
         assert not any(too_close.values()), too_close
         polls = sum(len(t) for t in times.values())

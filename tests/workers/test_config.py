@@ -72,7 +72,9 @@ def test_compose_services_use_cli_commands_the_tests_run() -> None:
     assert services["flower"]["command"][:1] == ["flower"]
     assert "--address" in services["flower"]["command"]  # the published port must reach Flower
     assert services["metrics"]["command"][0] == "metrics-serve"
-    assert services["flower"]["environment"]["NEWSWATCH_FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    assert services["flower"]["environment"]["NEWSWATCH_FLOWER_BASIC_AUTH"].startswith(
+        "${FLOWER_BASIC_AUTH:?"
+    )
     assert "--requirepass" in services["redis"]["command"]
     assert "healthcheck" in services["postgres"]
     assert "container_name" not in services["worker"]  # --scale worker=N needs this
@@ -83,7 +85,17 @@ def test_compose_services_use_cli_commands_the_tests_run() -> None:
 
     names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
     groups = {g.name for g in app.registered_groups}
-    assert {"run", "worker", "beat", "demo", "poll", "flower", "status", "health", "metrics-serve"} <= names
+    assert {
+        "run",
+        "worker",
+        "beat",
+        "demo",
+        "poll",
+        "flower",
+        "status",
+        "health",
+        "metrics-serve",
+    } <= names
     assert {"db", "outlets", "articles"} <= groups
 
 

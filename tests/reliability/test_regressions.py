@@ -1,0 +1,81 @@
+"""Defects the reliability suite found in other packages, each pinned by the smallest failing case."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+from tests.reliability.harness import LocalSite, static, write_outlet
+from tests.reliability.test_security import clean_env
+
+pytestmark = pytest.mark.reliability
+
+
+def test_http_client_on_a_redis_broker_is_built_without_deadlock() -> None:
+    """workers/runtime.py: get_http_client's factory calls redis_client(), which re-enters the
+    non-reentrant module lock held by _cached(); every poll_feed on Redis hung until its soft
+    time limit. Run in a subprocess so a hang cannot take the test process with it."""
+    code = (
+        "from workers import runtime\n"
+        "from workers.settings import Settings\n"
+        "s = Settings(broker_url='redis://127.0.0.1:1/0', database_url='sqlite:///:memory:')\n"
+        "client = runtime.get_http_client(s)\n"
+        "print(type(client).__name__)\n"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("runtime.get_http_client deadlocked on a Redis broker URL")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "HttpClient"
+
+
+def test_secret_masking_keeps_numeric_log_arguments_working() -> None:
+    """workers/logs.py: MaskingFilter turned every log argument into a string, so any record with
+    %d or %f (httpx's 'HTTP Request: ... %d', Celery's timings) failed to format and the line
+    was lost with a 'Logging error' traceback."""
+    from workers.logs import MaskingFilter
+
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        'HTTP Request: %s %s "%s %d %s"',
+        ("GET", "http://u:pw@127.0.0.1/x", "HTTP/1.1", 200, "OK"),
+        None,
+    )
+    assert MaskingFilter().filter(record)
+    message = record.getMessage()
+    assert message == 'HTTP Request: GET http://u:***@127.0.0.1/x "HTTP/1.1 200 OK"'
+
+
+def test_feed_with_a_lone_surrogate_reference_does_not_stop_polling(tmp_path: Path) -> None:
+    """sources/feeds.py parse_feed: feedparser raises UnicodeEncodeError on `&#xD800;`; it escaped
+    parse_feed, so `poll --once` crashed and a worker's poll_feed failed on every lease."""
+    corpus = REPO / "tests" / "fixtures" / "badinput"
+    with LocalSite() as site:
+        body = (corpus / "surrogate_feed.xml").read_bytes().replace(b"{BASE}", site.base.encode())
+        site.routes["/feed.xml"] = static(body, "application/rss+xml; charset=utf-8")
+        site.routes["/pages/plain.html"] = static((corpus / "plain.html").read_bytes())
+        outlets = tmp_path / "outlets"
+        outlets.mkdir()
+        write_outlet(outlets, "surrogate", [site.url("/feed.xml")], home=site.url("/"))
+        env = clean_env(tmp_path) | {
+            "NEWSWATCH_OUTLETS_DIR": str(outlets),
+            "NEWSWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}",
+        }
+        run_cli(["db", "upgrade"], env)
+        proc = run_cli(["poll", "--once", "--format", "json"], env, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    # Either a correct result (the entry, surrogate replaced) or a clear parse error.
+    assert summary["feeds_with_new_entries"] == 1 or summary["feed_errors"] == 1
