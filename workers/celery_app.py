@@ -17,6 +17,7 @@ TASK_ROUTES = {
     "newswatch.send_alert": {"queue": "alerts"},
     "newswatch.deliver_outbox": {"queue": "alerts"},
     "newswatch.heartbeat": {"queue": "alerts"},
+    "newswatch.maintenance": {"queue": "alerts"},
 }
 
 
@@ -62,6 +63,7 @@ def build_config(settings: Settings) -> dict[str, object]:
             },
             "deliver-outbox": {"task": "newswatch.deliver_outbox", "schedule": 30.0},
             "heartbeat": {"task": "newswatch.heartbeat", "schedule": 30.0},
+            "maintenance": {"task": "newswatch.maintenance", "schedule": 6 * 3600.0},
         },
         "timezone": "UTC",
         "enable_utc": True,

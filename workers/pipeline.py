@@ -120,6 +120,7 @@ def store_clean_article(
     watches: list[Any] | None = None,
 ) -> ProcessOutcome:
     """Write the cleaned article, its comments and removed spans, dedup links and mentions."""
+    from sources.urls import canonical_url
     from storage.dedup import apply_dedup
 
     current = session.get(Article, article.id)
@@ -142,6 +143,7 @@ def store_clean_article(
         syndicated_from=cleaned.syndicated_from,
         page_canonical_url=cleaned.canonical_url,
         now=now,
+        canonicalize=canonical_url,
     )
     # apply_dedup keeps the previous text as a version; the current text is always the new one.
     current.title = cleaned.title or current.feed_title

@@ -139,6 +139,18 @@ def deliver_outbox() -> dict[str, int]:
     return report.as_dict() if hasattr(report, "as_dict") else {}
 
 
+@shared_task(name="newswatch.maintenance", ignore_result=True)
+def maintenance() -> int:
+    """Drop story-index buckets older than the story window; the near-copy index is kept."""
+    from datetime import timedelta
+
+    from storage.db import session_scope
+    from storage.dedup import prune_story_index
+
+    with session_scope(runtime.get_engine()) as session:
+        return prune_story_index(session, before=_now() - timedelta(days=3))
+
+
 @shared_task(name="newswatch.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Proves beat schedules and a worker consumes: status and health read this row."""

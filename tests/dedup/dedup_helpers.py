@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sources.urls import canonical_url, url_hash
+from storage import minhash as mh
 from storage.db import make_engine, session_scope, with_db_retry
 from storage.dedup import DedupResult, apply_dedup, ensure_article
 
@@ -118,6 +119,7 @@ def concurrent_worker(db_url: str, items: list[dict[str, Any]], seed: int, start
     engine = make_engine(db_url)
     order = list(items)
     random.Random(seed).shuffle(order)
+    mh.body_signature("warm up")  # import datasketch now, so the processes really start together
     start.wait()
     done = 0
     for i, it in enumerate(order):

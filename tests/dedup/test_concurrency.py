@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from sources.urls import canonical_url
+from storage import minhash as mh
 from storage.db import create_all, make_engine
 from storage.models import Article, ArticleVersion, LshBucket, MinHashSignature, Story
 from tests.dedup.dedup_helpers import article, concurrent_worker, edit, syndicate
@@ -18,9 +19,7 @@ PROCESSES = 8
 
 def _items() -> tuple[list[dict], dict[str, str]]:
     """Entries of several feeds, and the copy group (by canonical URL) each should land in."""
-    wire, ecb, ecb2, strike = (
-        article(k) for k in ("quake_peru_wire", "ecb_wire", "ecb_paper", "strike_wire")
-    )
+    wire, ecb, ecb2 = (article(k) for k in ("quake_peru_wire", "ecb_wire", "ecb_paper"))
     base = "https://wire.example/world/peru-quake"
     items = [
         {"url": base, "outlet": "wirewire", "title": wire["title"], "body": wire["body"]},
@@ -49,14 +48,6 @@ def _items() -> tuple[list[dict], dict[str, str]]:
             "body": syndicate(edit(wire["body"], 0.03, 1), byline="By staff", footer="Donate now."),
         },
         {
-            "url": "https://tribune.example/a/77",
-            "outlet": "tribune",
-            "title": wire["title"],
-            "body": syndicate(
-                edit(wire["body"], 0.06, 2), byline="Tribune wire desk", footer="(c) Tribune"
-            ),
-        },
-        {
             "url": "https://wire.example/biz/ecb",
             "outlet": "wirewire",
             "title": ecb["title"],
@@ -74,22 +65,14 @@ def _items() -> tuple[list[dict], dict[str, str]]:
             "title": ecb["title"],
             "body": syndicate(ecb["body"], byline="Mirror staff", footer="All rights reserved."),
         },
-        {
-            "url": "https://wire.example/biz/hamburg",
-            "outlet": "wirewire",
-            "title": strike["title"],
-            "body": strike["body"],
-        },
     ]
     groups = {
         canonical_url(base): "peru",
         canonical_url("https://herald.example/peru"): "peru",
         canonical_url("https://review.example/p/1"): "peru",
-        canonical_url("https://tribune.example/a/77"): "peru",
         canonical_url("https://wire.example/biz/ecb"): "ecb",
         canonical_url("https://mirror.example/ecb"): "ecb",
         canonical_url("https://zeitung.example/ecb"): "ecb_paper",
-        canonical_url("https://wire.example/biz/hamburg"): "hamburg",
     }
     return items, groups
 
@@ -136,19 +119,21 @@ def _run(db_url: str) -> None:
             assert len({a.story_id for a in group}) == 1
         assert members["ecb"][0].story_id == members["ecb_paper"][0].story_id
         assert members["peru"][0].story_id != members["ecb"][0].story_id
-        assert s.exec(select(func.count()).select_from(Story)).one() == 3
+        assert s.exec(select(func.count()).select_from(Story)).one() == 2
         assert s.exec(select(func.count()).select_from(MinHashSignature)).one() == len(arts)
         per_article = s.exec(
             select(LshBucket.article_id, func.count()).group_by(LshBucket.article_id)
         ).all()
-        assert all(n >= 20 for _, n in per_article)
+        assert all(n >= mh.BANDS for _, n in per_article)
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_eight_processes_sqlite(db_url: str) -> None:
     _run(db_url)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_eight_processes_postgres(postgres_db: str) -> None:
     _run(postgres_db)

@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from tests.reliability.harness import LocalSite, static, write_outlet
 from tests.reliability.test_security import clean_env
 
 pytestmark = pytest.mark.reliability
+
+CORPUS = REPO / "tests" / "fixtures" / "badinput"
 
 
 def test_http_client_on_a_redis_broker_is_built_without_deadlock() -> None:
@@ -58,24 +61,36 @@ def test_secret_masking_keeps_numeric_log_arguments_working() -> None:
     assert message == 'HTTP Request: GET http://u:***@127.0.0.1/x "HTTP/1.1 200 OK"'
 
 
-def test_feed_with_a_lone_surrogate_reference_does_not_stop_polling(tmp_path: Path) -> None:
-    """sources/feeds.py parse_feed: feedparser raises UnicodeEncodeError on `&#xD800;`; it escaped
-    parse_feed, so `poll --once` crashed and a worker's poll_feed failed on every lease."""
-    corpus = REPO / "tests" / "fixtures" / "badinput"
+SINGLE = tomllib.loads((CORPUS / "cases.toml").read_text(encoding="utf-8"))["single"]
+
+
+@pytest.mark.parametrize("case", SINGLE, ids=[c["name"] for c in SINGLE])
+def test_feed_that_stopped_polling(
+    case: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """sources/feeds.py parse_feed: (1) feedparser raises UnicodeEncodeError on `&#xD800;` and it
+    escapes parse_feed; (2) `&#x0;` in a title comes out as NUL, which PostgreSQL refuses when
+    the entry is stored. Either way `poll --once` crashed, and a worker's poll_feed failed on
+    every lease of that feed."""
+    database_url = (
+        request.getfixturevalue("postgres_db")
+        if case["database"] == "postgres"
+        else f"sqlite:///{tmp_path / 'nw.db'}"
+    )
     with LocalSite() as site:
-        body = (corpus / "surrogate_feed.xml").read_bytes().replace(b"{BASE}", site.base.encode())
-        site.routes["/feed.xml"] = static(body, "application/rss+xml; charset=utf-8")
-        site.routes["/pages/plain.html"] = static((corpus / "plain.html").read_bytes())
+        body = (CORPUS / case["file"]).read_bytes().replace(b"{BASE}", site.base.encode())
+        site.routes["/feed.xml"] = static(body, case["content_type"])
+        site.routes["/pages/plain.html"] = static((CORPUS / "plain.html").read_bytes())
         outlets = tmp_path / "outlets"
         outlets.mkdir()
-        write_outlet(outlets, "surrogate", [site.url("/feed.xml")], home=site.url("/"))
+        write_outlet(outlets, "single", [site.url("/feed.xml")], home=site.url("/"))
         env = clean_env(tmp_path) | {
             "NEWSWATCH_OUTLETS_DIR": str(outlets),
-            "NEWSWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}",
+            "NEWSWATCH_DATABASE_URL": database_url,
         }
         run_cli(["db", "upgrade"], env)
         proc = run_cli(["poll", "--once", "--format", "json"], env, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-1500:]
     summary = json.loads(proc.stdout)
-    # Either a correct result (the entry, surrogate replaced) or a clear parse error.
+    # Either a correct result (the entry stored, the bad character replaced) or a clear error.
     assert summary["feeds_with_new_entries"] == 1 or summary["feed_errors"] == 1
