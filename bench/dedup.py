@@ -30,7 +30,16 @@ from sqlmodel import Session  # noqa: E402
 from sources.urls import canonical_url, url_hash  # noqa: E402
 from storage import minhash as mh  # noqa: E402
 from storage.db import create_all, make_engine, session_scope  # noqa: E402
-from storage.dedup import apply_dedup, ensure_article, index_insert, index_lookup  # noqa: E402
+from storage.dedup import (  # noqa: E402
+    STORY_BAND_OFFSET,
+    _insert_keys,
+    _lookup,
+    apply_dedup,
+    ensure_article,
+    index_insert,
+    index_lookup,
+    story_keys,
+)
 from storage.models import Article  # noqa: E402
 
 CORPUS = Path(os.environ.get("NEWSWATCH_CORPUS_DIR", REPO_ROOT / ".." / "shared" / "corpus"))
@@ -272,95 +281,210 @@ def quality(limit: int, seed: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- cost growth
+#
+# The index is loaded in bulk straight into the product's schema (created by `create_all`), with
+# the journal and fsyncs off for this synthetic load only; the probes then run through the
+# product's own engine (`storage.db.make_engine`: WAL, synchronous=NORMAL, foreign keys, BEGIN
+# IMMEDIATE) and the product's functions, so what is measured is what runs.
+
+STORY_DAYS = 3  # the story index holds about this many days of articles (pruned daily)
+DAY0 = 20_000  # day number of the probes' articles
 
 
-def _bulk_load(path: Path, n: int, rng: np.random.Generator, chunk: int = 20_000) -> np.ndarray:
-    """Fill lsh_buckets and minhash_signatures with n synthetic signatures; return a sample."""
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA foreign_keys=OFF")  # synthetic index rows need no article rows
+def _rss_bytes() -> int:
+    """Resident set size now (Linux /proc; the peak from getrusage elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _random_sigs(rng: np.random.Generator, n: int) -> np.ndarray:
+    sigs = rng.integers(0, 2**32 - 1, size=(n, mh.NUM_PERM + 1), dtype=np.uint32)
+    sigs[:, -1] = rng.integers(100, 1500, size=n)  # shingle counts
+    return sigs
+
+
+def _load_sorted(conn: sqlite3.Connection, keys: np.ndarray, first_id: int) -> None:
+    """Insert an (articles x bands) key array in primary-key order: B-tree appends only."""
+    ids = np.arange(first_id, first_id + len(keys), dtype=np.int64)
+    for b in range(keys.shape[1]):  # the band is the key's top bits: band-major order is sorted
+        order = np.argsort(keys[:, b], kind="stable")
+        conn.executemany(
+            "INSERT INTO lsh_buckets(key, article_id) VALUES (?, ?)",
+            zip(keys[order, b].tolist(), ids[order].tolist(), strict=True),
+        )
+
+
+def _bulk_load(
+    path: Path, n: int, story_per_day: int, rng: np.random.Generator, chunk: int = 50_000
+) -> np.ndarray:
+    """Fill the index with n synthetic articles (and a steady-state story index); return a sample.
+
+    One transaction, executemany, keys pre-sorted; journal and fsync off for this load only.
+    The tables have no secondary indexes to build afterwards: the primary keys are the tables.
+    """
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-400000")
+    conn.execute("PRAGMA foreign_keys=OFF")  # synthetic index rows need no article rows
+    conn.execute("PRAGMA cache_size=-200000")
+    conn.execute("BEGIN")
+    body = np.empty((n, mh.BANDS), dtype=np.int64)
     keep = np.empty((0, mh.NUM_PERM + 1), dtype=np.uint32)
-    for start in range(1, n + 1, chunk):
-        stop = min(n + 1, start + chunk)
-        sigs = rng.integers(0, 2**32 - 1, size=(stop - start, mh.NUM_PERM + 1), dtype=np.uint32)
-        sigs[:, -1] = rng.integers(100, 1500, size=len(sigs))  # shingle counts
-        if start == 1:
+    for start in range(0, n, chunk):
+        sigs = _random_sigs(rng, min(chunk, n - start))
+        if start == 0:
             keep = sigs[:1000].copy()
         conn.executemany(
             "INSERT INTO minhash_signatures(article_id, signature) VALUES (?, ?)",
-            ((start + j, mh.to_bytes(sigs[j])) for j in range(len(sigs))),
+            zip(range(start + 1, start + 1 + len(sigs)), map(mh.to_bytes, sigs), strict=True),
         )
+        body[start : start + len(sigs)] = mh.band_keys_many(sigs)
+    _load_sorted(conn, body, 1)
+    del body
+    # The story index: only the newest articles, a few days' worth, as after the daily prune.
+    newest = min(n, story_per_day * STORY_DAYS)
+    per_day = -(-newest // STORY_DAYS) if newest else 0
+    story = []
+    for d in range(STORY_DAYS):
+        m = min(per_day, newest - d * per_day)
+        if m > 0:
+            lead = rng.integers(0, 2**32 - 1, size=(m, mh.LEAD_PERM), dtype=np.uint32)
+            story.append(
+                mh.band_keys_many(
+                    lead,
+                    bands=mh.LEAD_BANDS,
+                    rows=mh.LEAD_ROWS,
+                    first_band=STORY_BAND_OFFSET,
+                    salt=DAY0 - d,
+                )
+            )
+    if story:
+        # story rows of article ids n - newest + 1 .. n, grouped by day, sorted by key
+        keys = np.concatenate(story)
+        ids = np.arange(n - newest + 1, n + 1, dtype=np.int64)
+        flat_k, flat_i = keys.ravel(), np.repeat(ids, keys.shape[1])
+        order = np.argsort(flat_k, kind="stable")
         conn.executemany(
-            "INSERT INTO lsh_buckets(band, bucket, article_id) VALUES (?, ?, ?)",
-            (
-                (band, key, start + j)
-                for j in range(len(sigs))
-                for band, key in enumerate(mh.band_keys(sigs[j]))
-            ),
+            "INSERT OR IGNORE INTO lsh_buckets(key, article_id) VALUES (?, ?)",
+            zip(flat_k[order].tolist(), flat_i[order].tolist(), strict=True),
         )
-        conn.commit()
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA journal_mode=WAL")  # as the product engine will open it
     conn.close()
     return keep
 
 
-def cost(sizes: list[int], probes: int, seed: int) -> list[dict[str, Any]]:
-    rows = []
+def _probe_sig(k: int, sample: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if k % 4 == 0:  # a near copy of an indexed article: the verification path runs
+        sig = sample[k % len(sample)].copy()
+        idx = rng.choice(mh.NUM_PERM, size=mh.NUM_PERM // 10, replace=False)
+        sig[idx] = rng.integers(0, 2**32 - 1, size=len(idx), dtype=np.uint32)
+        return sig
+    sig = rng.integers(0, 2**32 - 1, size=mh.NUM_PERM + 1, dtype=np.uint32)
+    sig[-1] = 600
+    return sig
+
+
+def _probe(engine: Any, article_id: int, sig: np.ndarray, lead: np.ndarray) -> tuple[float, ...]:
+    """One article through the index as apply_dedup runs it; seconds per step and in total."""
+    t0 = time.perf_counter()
+    with Session(engine, expire_on_commit=False) as s:
+        hits = index_lookup(s, sig)  # check: body buckets, candidates' signatures, scores
+        t1 = time.perf_counter()
+        index_insert(s, article_id, sig)  # insert: signature and body buckets
+        t2 = time.perf_counter()
+        # story index of an original: coverage of the window's days, then its own rows
+        keys = [k for d in range(DAY0 - 2, DAY0 + 3) for k in story_keys(lead, d)]
+        _lookup(s, keys, exclude=article_id)
+        _insert_keys(s, article_id, story_keys(lead, DAY0))
+        t3 = time.perf_counter()
+        s.commit()
+    t4 = time.perf_counter()
+    return t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0, float(bool(hits))
+
+
+def cost(
+    sizes: list[int], probes: int, seed: int, story_per_day: int, warmup: int = 10
+) -> list[dict[str, Any]]:
+    """Build one index per size, then probe them in rotation so machine noise hits all alike."""
     rng = np.random.default_rng(seed)
-    for n in sizes:
-        tmp = Path(tempfile.mkdtemp(prefix="nw-dedup-c-"))
-        db = tmp / "cost.db"
-        engine = make_engine(f"sqlite:///{db}")
-        create_all(engine)
-        engine.dispose()
-        t0 = time.perf_counter()
-        sample = _bulk_load(db, n, rng)
-        build_s = time.perf_counter() - t0
-        size_bytes = sum(f.stat().st_size for f in tmp.iterdir())
-        engine = make_engine(f"sqlite:///{db}")
+    work = REPO_ROOT / "bench" / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="nw-dedup-c-", dir=work))
+    built: list[dict[str, Any]] = []
+    try:
+        for n in sizes:
+            db = tmp / f"cost-{n}.db"
+            engine = make_engine(f"sqlite:///{db}")
+            create_all(engine)
+            engine.dispose()
+            rss0 = _rss_bytes()
+            t0 = time.perf_counter()
+            sample = _bulk_load(db, n, story_per_day, rng)
+            build_s = time.perf_counter() - t0
+            size = sum(f.stat().st_size for f in tmp.glob(f"cost-{n}.db*"))
+            built.append(
+                {"n": n, "db": db, "sample": sample, "build_s": build_s, "bytes": size, "rss": rss0}
+            )
         base_id = 10_000_000
-        with session_scope(engine) as s:  # probe articles must exist (foreign keys are on)
-            for k in range(probes):
-                s.add(
-                    Article(
-                        id=base_id + k,
-                        outlet_id="bench",
-                        url=f"https://b.example/{k}",
-                        canonical_url=f"https://b.example/{k}",
-                        url_hash=f"{k:064d}",
-                        first_seen_at=T0,
+        rss_before = _rss_bytes()
+        for b in built:
+            b["engine"] = make_engine(f"sqlite:///{b['db']}")
+            with session_scope(b["engine"]) as s:  # probe articles exist (foreign keys are on)
+                for k in range(probes + warmup):
+                    s.add(
+                        Article(
+                            id=base_id + k,
+                            outlet_id="bench",
+                            url=f"https://b.example/{k}",
+                            canonical_url=f"https://b.example/{k}",
+                            url_hash=f"{k:064d}",
+                            first_seen_at=T0,
+                        )
                     )
-                )
-        times, found = [], 0
-        for k in range(probes):
-            if k % 4 == 0:  # a near copy of an indexed article: the verification path runs
-                sig = sample[k % len(sample)].copy()
-                idx = rng.choice(mh.NUM_PERM, size=mh.NUM_PERM // 10, replace=False)
-                sig[idx] = rng.integers(0, 2**32 - 1, size=len(idx), dtype=np.uint32)
-            else:
-                sig = rng.integers(0, 2**32 - 1, size=mh.NUM_PERM + 1, dtype=np.uint32)
-                sig[-1] = 600
-            start = time.perf_counter()
-            with session_scope(engine) as s:
-                hits = index_lookup(s, sig)
-                index_insert(s, base_id + k, sig)
-            times.append(time.perf_counter() - start)
-            found += bool(hits) and k % 4 == 0
-        engine.dispose()
-        rows.append(
-            {
-                "indexed": n,
-                "build_seconds": round(build_s, 1),
-                "median_ms": round(statistics.median(times) * 1000, 3),
-                "p95_ms": round(sorted(times)[int(len(times) * 0.95) - 1] * 1000, 3),
-                "disk_bytes_per_article": round(size_bytes / n),
-                "near_probes_found": f"{found}/{(probes + 3) // 4}",
-            }
-        )
+            b["times"] = []
+            b["found"] = 0
+        for k in range(probes + warmup):
+            for b in built:
+                sig = _probe_sig(k, b["sample"], rng)
+                lead = rng.integers(0, 2**32 - 1, size=mh.LEAD_PERM, dtype=np.uint32)
+                t = _probe(b["engine"], base_id + k, sig, lead)
+                if k >= warmup:  # the first probes compile statements and warm the caches
+                    b["times"].append(t)
+                    b["found"] += int(t[-1]) if k % 4 == 0 else 0
+        rss_probes = _rss_bytes() - rss_before
+        rows = []
+        for b in built:
+            b["engine"].dispose()
+            cols = list(zip(*b["times"], strict=True))
+            total = sorted(cols[4])
+            n = b["n"]
+            rows.append(
+                {
+                    "indexed": n,
+                    "build_seconds": round(b["build_s"], 1),
+                    "median_ms": round(statistics.median(total) * 1000, 3),
+                    "p95_ms": round(total[int(len(total) * 0.95) - 1] * 1000, 3),
+                    "median_ms_by_step": {
+                        name: round(statistics.median(col) * 1000, 3)
+                        for name, col in zip(
+                            ("check", "insert", "story", "commit"), cols[:4], strict=True
+                        )
+                    },
+                    "disk_bytes_per_article": round(b["bytes"] / n),
+                    "story_index_articles": min(n, story_per_day * STORY_DAYS),
+                    "near_probes_found": f"{b['found']}/{len(range(warmup, probes + warmup, 4))}",
+                }
+            )
+        rows[-1]["rss_growth_probing_mb"] = round(rss_probes / 2**20, 1)
+        return rows
+    finally:
         for f in tmp.iterdir():
             f.unlink()
         tmp.rmdir()
-    return rows
 
 
 def main() -> None:

@@ -701,11 +701,13 @@ def render_dedup_alerts(
                     else f(x.get("value")),
                     f(x.get("n")),
                     f(x.get("goal")),
-                    met(x.get("met")),
+                    "–" if str(x.get("goal", "")).strip() in ("-", "–", "") else met(x.get("met")),
                 ]
                 for x in targets
             ],
         )
+        # rows whose goal is "-" are information, not targets
+        targets = [x for x in targets if str(x.get("goal", "")).strip() not in ("-", "–", "")]
         n_met = sum(1 for x in targets if x.get("met"))
         summary.append(
             [

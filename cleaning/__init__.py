@@ -91,15 +91,20 @@ def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | Non
         title_hint=page.title,
         title_variants=page.title_variants,
         outlet=outlet,
+        repost_byline=page.repost_byline,
     )
     body = "\n\n".join(res.paragraphs)
     authors = page.authors or res.authors
+    reposted = any(c.kind == "repost_commentary" for c in res.comments)
     return CleanArticle(
         title=page.title or res.title,
         authors=authors,
         published=page.published or res.published,
         language=detect_language(body, page.html_lang or (outlet.language if outlet else None)),
-        outlet=page.outlet or res.outlet,
+        # a repost's outlet is the one that first published the text, as on the text path
+        outlet=(res.outlet if reposted and not (outlet and outlet.name) else None)
+        or page.outlet
+        or res.outlet,
         body=body,
         comments=page.comments + res.comments,
         removed=page.removed + res.removed,

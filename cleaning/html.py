@@ -112,6 +112,8 @@ class HtmlPage:
     canonical_url: str | None = None
     outlet: str | None = None
     html_lang: str | None = None
+    site_names: frozenset[str] = frozenset()  # normalized names the page gives itself
+    repost_byline: str | None = None  # "By X, Outlet" between a reposter's words and the text
     comments: list[CleanComment] = field(default_factory=list)
     removed: list[RemovedText] = field(default_factory=list)
 
@@ -137,13 +139,56 @@ def _meta(tree: HtmlElement, *names: str) -> str | None:
     return None
 
 
+def _strip_site(title: str, site: str) -> str:
+    """'Headline | Site' or 'Site – Headline' → 'Headline' (site given normalized)."""
+    parts = _TITLE_SPLIT_RE.split(title)
+    seps = _TITLE_SPLIT_RE.findall(title)
+    if len(parts) < 2:
+        return title.strip()
+    lo, hi = 0, len(parts)
+    while hi - lo > 1 and T.normalize(parts[hi - 1]) == site:
+        hi -= 1
+    while hi - lo > 1 and T.normalize(parts[lo]) == site:
+        lo += 1
+    out = parts[lo]
+    for sep, part in zip(seps[lo : hi - 1], parts[lo + 1 : hi], strict=True):
+        out += sep + part
+    return out.strip()
+
+
+def _headline_h1(tree: HtmlElement, site: str, site_norms: set[str]) -> str:
+    """The article's own h1, never one that is the site's name (blog themes put the site name
+    in an h1 and the headline in an h2). An h1 inside article/main is trusted unless it is
+    og:site_name; another must not match anything the <title> gives beside the headline."""
+    for el in tree.xpath("//article//h1 | //main//h1")[:10]:
+        t = _text(el)
+        if t and T.normalize(t) != site:
+            return t
+    for el in tree.xpath("//h1")[:10]:
+        t = _text(el)
+        if t and T.normalize(t) not in site_norms:
+            return t
+    return ""
+
+
 def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -> None:
     tree = page.tree
-    h1s = tree.xpath("//h1")
-    h1 = _text(h1s[0]) if h1s else ""
-    og = _meta(tree, "og:title", "twitter:title") or ""
+    site = T.normalize(_meta(tree, "og:site_name", "application-name") or "")
     tt = _text(tree.find(".//title"))
-    tt_main = max(_TITLE_SPLIT_RE.split(tt), key=len) if tt else ""
+    tt_parts = [x for x in _TITLE_SPLIT_RE.split(tt) if x.strip()] if tt else []
+    tt_main = max(tt_parts, key=len) if tt_parts else ""
+    if site and len(tt_parts) > 1 and site in {T.normalize(tt_parts[0]), T.normalize(tt_parts[-1])}:
+        # the page names itself: the headline is the <title> without that name at either end
+        tt_main = _strip_site(tt, site) or tt_main
+    # what may be the site's name: og:site_name, or what the <title> has beside the headline
+    site_norms = {T.normalize(x) for x in (tt_parts[0], tt_parts[-1]) if x is not tt_main}
+    site_norms.discard(T.normalize(tt_main))
+    site_norms.add(site)
+    site_norms.discard("")
+    page.site_names = frozenset(site_norms)
+    og = _meta(tree, "og:title", "twitter:title") or ""
+    og = _strip_site(og, site) if site else og
+    h1 = _headline_h1(tree, site, site_norms)
     nh = T.normalize(h1)
     if h1 and len(h1) < 300 and (nh in T.normalize(tt) or nh in T.normalize(og)):
         page.title = h1
@@ -200,8 +245,59 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
         or _meta(tree, "og:site_name", "application-name")
         or (urlsplit(url).hostname if url else None)
     )
+    page.repost_byline = find_repost_byline(tree, page.site_names)
     lang = tree.get("lang") or _meta(tree, "og:locale", "language", "content-language")
     page.html_lang = lang.split("-")[0].split("_")[0].lower()[:2] if lang else None
+
+
+_PARA_TAGS = frozenset(("p", "blockquote"))
+# a paragraph named like the article's own lead (standfirst) is not a reposter's commentary
+_LEAD_TOKEN_RE = re.compile(
+    r"(?:^|[-_])(?:standfirst|chapo|chapeau|lead|lede|intro|teaser|summary|dek|excerpt|"
+    r"subtitle|subhead|kicker|vorspann|anriss|entradilla|sumario|subtitulo|lid|анонс|лид)"
+    r"(?:$|[-_])",
+    re.IGNORECASE,
+)
+
+
+def find_repost_byline(tree: HtmlElement, site_names: frozenset[str]) -> str | None:
+    """The 'By NAME, OUTLET' paragraph of a repost: a byline naming another outlet that stands
+    among the text's own paragraphs, after a few of them (the reposter's commentary).
+
+    Extractors and metadata readers swallow or skip such a line, so it is found in the DOM.
+    """
+    body = tree.find("body")
+    for el in (body if body is not None else tree).iter("p", "div"):
+        if len(el) > 3:
+            continue
+        t = _text(el)
+        if not t or len(t) > 160:
+            continue
+        m = R.BYLINE_RE.match(t)
+        rest = (m.group("rest") or "").strip(" .") if m else ""
+        if (
+            m is None
+            or not rest
+            or len(rest.split()) > 6
+            or R.ROLE_WORDS.search(rest)
+            or T.parse_date(rest)
+            or T.normalize(rest) in site_names
+            or not T.split_authors(m.group("names"))
+        ):
+            continue
+        before = [x for x in el.itersiblings(preceding=True) if isinstance(x.tag, str)]
+        after = [x for x in el.itersiblings() if isinstance(x.tag, str)]
+        # only paragraphs above it, and the reposted text below it
+        if not before or len(before) > 6 or any(x.tag not in _PARA_TAGS for x in before):
+            continue
+        if any(_LEAD_TOKEN_RE.search(tok) for x in before for tok in _classes(x)):
+            continue
+        if not any(x.tag in _PARA_TAGS and len(_text(x).split()) >= 8 for x in after):
+            continue
+        if sum(len(_text(x).split()) for x in before) < 4:
+            continue
+        return t
+    return None
 
 
 def _walk_text(el: HtmlElement, skip: set[HtmlElement], out: list[str]) -> None:
@@ -247,6 +343,9 @@ def _find_containers(tree: HtmlElement, outlet: OutletRules | None) -> list[Html
         if any(id(a) in ids for a in el.iterancestors()):
             continue
         if el.xpath(".//h1") or len(el.text_content()) > 0.6 * page_len:
+            continue
+        # a comment counter ("<span class=comments>12</span>") is not a comment section
+        if not T.WORDY_RE.search(el.text_content()):
             continue
         if el not in chosen:
             chosen.append(el)
@@ -331,7 +430,7 @@ def take_comments(page: HtmlPage, outlet: OutletRules | None) -> None:
         for u in units:
             nested = {x for x in u.iterdescendants() if x in unit_set}
             c = _comment_from(u, nested)
-            if c is not None:
+            if c is not None and _keep_comment(c, page):
                 page.comments.append(c)
                 got += 1
         rest = _lines(container, unit_set)
@@ -361,16 +460,23 @@ def _comments_from_lines(lines: list[str], page: HtmlPage) -> int:
             continue
         name = T.name_of(ln)
         if name and i + 1 < len(lines) and not T.name_of(lines[i + 1]):
-            if buf:
+            if buf and _keep_comment(CleanComment(author, "\n".join(buf)), page):
                 page.comments.append(CleanComment(author, "\n".join(buf)))
                 n += 1
             author, buf = name, []
             continue
         buf.append(ln)
-    if buf:
+    if buf and _keep_comment(CleanComment(author, "\n".join(buf)), page):
         page.comments.append(CleanComment(author, "\n".join(buf)))
         n += 1
     return n
+
+
+def _keep_comment(c: CleanComment, page: HtmlPage) -> bool:
+    if T.is_comment_text(c.text):
+        return True
+    page.removed.append(RemovedText("not_a_comment", c.text[:2000]))
+    return False
 
 
 def extract_main_text(tree: HtmlElement, url: str | None) -> str:

@@ -194,6 +194,40 @@ NEWSLETTER: dict[str, list[str]] = {
     "es": [r"suscríbete", r"suscribirse", r"\bboletín\b", r"recibe (?:las|nuestras) noticias"],
 }
 
+# appeals for money ("If you like our work, please support us"); a plain "support us" is left
+# alone, because a politician quoted in the article says it too
+DONATION: dict[str, list[str]] = {
+    "en": [
+        r"\bif you (?:like|enjoy|value|appreciate) (?:our|this|what we do)\b.{0,60}\b(?:support|donat)",
+        r"\bsupport (?:our|independent) (?:work|journalism|reporting|site|website|blog|project)\b",
+        r"\bplease (?:support|donate to) us\b.{0,80}\b(?:contribution|donation|independent|site)",
+        r"\bdonate (?:now|today|here)\b",
+        r"\bmake a donation (?:now|today|here|to us)\b",
+        r"\bevery (?:contribution|donation)\b.{0,40}\bhelps? (?:us|keep|fund)",
+        r"\bbecome a (?:patron|paying supporter)\b",
+    ],
+    "de": [
+        r"\bunterstützen sie unsere arbeit\b",
+        r"\bunterstützen sie uns\b.{0,80}\b(?:spende|unabhängig|journalismus)",
+        r"\bjetzt spenden\b",
+        r"\bjede spende\b.{0,40}\bhilft\b",
+    ],
+    "ru": [
+        r"поддержите (?:наш проект|редакцию|нашу работу|независим\w* (?:журналистику|сми))",
+        r"\bсделать пожертвование\b",
+    ],
+    "uk": [
+        r"підтримайте (?:наш проєкт|наш проект|редакцію|нашу роботу|незалежн\w* журналістику)",
+        r"\bзробити внесок\b.{0,40}\b(?:редакці|проєкт|проект)",
+    ],
+    "fr": [r"\bsoutenez notre (?:travail|journal|site|rédaction)\b", r"\bfaites un don\b"],
+    "es": [
+        r"\bapoya (?:nuestro|el) (?:trabajo|periodismo)",
+        r"\bapóyanos\b.{0,80}\b(?:donaci|independiente|periodismo)",
+        r"\bhaz una donación\b",
+    ],
+}
+
 RIGHTS: dict[str, list[str]] = {
     "en": [
         r"all rights reserved",
@@ -356,9 +390,13 @@ SOURCE_LINK: dict[str, list[str]] = {
 
 BYLINE_WORDS = r"(?:by|von|par|por|автор|авторы|автори|автор матеріалу|text|texto|texte)"
 ROLE_WORDS = re.compile(
-    r"\b(?:correspondent|reporter|editor|writer|staff|contributor|columnist|analyst|"
-    r"korrespondent(?:in)?|redakteur(?:in)?|autor(?:in)?|корреспондент|редактор|обозреватель|"
-    r"кореспондент|оглядач|journaliste|rédacteur|envoyé spécial|corresponsal|redactor|periodista)\b",
+    r"\b(?:correspondent|reporter|editor|writer|staff|contributor|columnist|analyst|journalist|"
+    r"(?:sonder)?korrespondent(?:in)?|redakteur(?:in)?|autor(?:in)?|reporter(?:in)?|"
+    r"journalist(?:in)?|kolumnist(?:in)?|"
+    r"корреспондент\w*|редактор\w*|обозреватель|колумнист\w*|журналист\w*|"
+    r"кореспондент\w*|оглядач\w*|журналіст\w*|"
+    r"journaliste|rédact(?:eur|rice)|envoyée? spéciale?|correspondante?|chroniqueu(?:r|se)|"
+    r"corresponsal|redactora?|periodista|enviad[oa] especial|columnista|reportera?)\b",
     _F,
 )
 
@@ -384,6 +422,7 @@ COMMENTS_CLOSED_RE = _search(COMMENTS_CLOSED)
 COMMENT_PROMPT_RE = _line(COMMENT_PROMPT, suffix=r".*")
 LOGIN_RE = _line(LOGIN)
 NEWSLETTER_RE = _search(NEWSLETTER)
+DONATION_RE = _search(DONATION)
 RIGHTS_RE = _search(RIGHTS)
 SYNDICATION_RES = tuple(re.compile(p, _F) for ws in SYNDICATION.values() for p in ws)
 SHARE_RE = _line(SHARE)

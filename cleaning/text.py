@@ -24,6 +24,8 @@ END_RULES = frozenset(
 )
 _WS_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
+# at least two letters in a row: what a comment, a name or a heading has and a counter has not
+WORDY_RE = re.compile(r"[^\W\d_]{2}")
 _CREDIT_LINE_RE = re.compile(
     r"^\(?(?:(?:additional )?reporting|editing|writing|compiled|research) by\b.{2,300}\)?\.?$|"
     r"^[\w .,'’-]{3,200} contributed to this (?:report|story|article)\.?$|"
@@ -121,6 +123,14 @@ def name_of(text: str) -> str | None:
     return name
 
 
+def is_comment_text(text: str) -> bool:
+    """False for what only looks like a comment: counters, dates, lone symbols or UI words."""
+    t = text.strip()
+    if not WORDY_RE.search(t) or R.COUNTER_RE.match(t) or is_timestamp(t):
+        return False
+    return not (R.REPLY_RE.match(t) or R.UI_CONTROL_RE.match(t) or R.LOGIN_RE.match(t))
+
+
 def parse_date(text: str) -> str | None:
     """First stated calendar date in a line, as ISO 8601 (YYYY-MM-DD)."""
     for rx in (R.DATE_ISO_RE, R.DATE_DAY_MONTH_RE, R.DATE_MONTH_DAY_RE, R.DATE_DMY_RE):
@@ -188,12 +198,18 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
             return BOILER, "rights_notice"
     if n <= 30 and R.PHOTO_CREDIT_RE.match(t):
         return META, "image_credit"
+    byline = R.BYLINE_RE.match(t) if n <= 14 else None
+    if byline and split_authors(byline.group("names")):
+        # before the agency rule: "By John Roe, Reuters" is a byline, not a photo credit
+        return META, "byline"
     if n <= 15 and R.PHOTO_AGENCY_RE.search(t) and t[-1] not in ".!?":
         return META, "image_credit"
     if n <= 8 and R.LOGIN_RE.match(t):
         return BOILER, "login"
     if n <= 25 and R.NEWSLETTER_RE.search(t):
         return BOILER, "newsletter"
+    if n <= 30 and R.DONATION_RE.search(t):
+        return BOILER, "donation_appeal"
     if n <= 20 and R.SHARE_RE.match(t):
         return BOILER, "share"
     if R.COUNTER_RE.match(t):
@@ -222,11 +238,6 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
         return BOILER, "contact"
     if n <= 40 and _TAGS_RE.match(t) and (":" in t or n <= 2):
         return BOILER, "tags"
-    if n <= 14 and R.BYLINE_RE.match(t):
-        m = R.BYLINE_RE.match(t)
-        assert m is not None
-        if split_authors(m.group("names")):
-            return META, "byline"
     return None
 
 
@@ -245,8 +256,13 @@ def clean_text(
     title_hint: str | None = None,
     title_variants: tuple[str, ...] = (),
     outlet: OutletRules | None = None,
+    repost_byline: str | None = None,
 ) -> TextResult:
-    """Classify every paragraph of extracted text and assemble body, comments and metadata."""
+    """Classify every paragraph of extracted text and assemble body, comments and metadata.
+
+    In HTML mode `repost_byline` is the repost byline found in the DOM (see
+    `html.find_repost_byline`); only that byline makes the text above it the reposter's own.
+    """
     res = TextResult()
     blocks = split_blocks(text)
     if not blocks:
@@ -260,7 +276,7 @@ def clean_text(
             _mark(b, *hit)
 
     _find_title(blocks, res, html_mode, title_hint, title_variants)
-    _bylines(blocks, res, html_mode)
+    _bylines(blocks, res, html_mode, repost_byline)
     _teasers(blocks)
     _sidebars(blocks)
 
@@ -309,7 +325,9 @@ def _find_title(
                     _mark(b, BOILER, "repeated_title")
 
 
-def _bylines(blocks: list[Block], res: TextResult, html_mode: bool) -> None:
+def _bylines(
+    blocks: list[Block], res: TextResult, html_mode: bool, repost_byline: str | None = None
+) -> None:
     """'By X, Outlet' gives authors and outlet; text above it in a repost is the reposter's own."""
     for i, b in enumerate(blocks[:8]):
         if b.rule != "byline":
@@ -329,13 +347,17 @@ def _bylines(blocks: list[Block], res: TextResult, html_mode: bool) -> None:
             res.outlet = rest.rstrip(".")
         elif rest and parse_date(rest):
             res.published = res.published or parse_date(rest)
-        if not html_mode:
-            before = [x for x in blocks[:i] if x.label == BODY]
-            if before and all(x.words >= 8 for x in before):
-                for x in before:
-                    _mark(x, REPOST, "repost_commentary")
-                if res.outlet:
-                    res.syndicated_from.append(res.outlet)
+        before = [x for x in blocks[:i] if x.label == BODY]
+        if html_mode:
+            # the DOM vouched for this byline: paragraphs only above it, the text below it
+            is_repost = repost_byline is not None and normalize(b.text) == normalize(repost_byline)
+        else:
+            is_repost = bool(before) and all(x.words >= 8 for x in before)
+        if is_repost and before:
+            for x in before:
+                _mark(x, REPOST, "repost_commentary")
+            if res.outlet:
+                res.syndicated_from.append(res.outlet)
         break
 
 
@@ -440,12 +462,18 @@ def _tail(blocks: list[Block], res: TextResult, start: int, total: int, html_mod
         return
     current: CleanComment | None = None
     pending: list[str] = []
+    pending_blocks: list[Block] = []
 
     def flush() -> None:
-        nonlocal current, pending
+        nonlocal current, pending, pending_blocks
         if current is not None and pending:
-            res.comments.append(CleanComment(current.author, "\n".join(pending), current.published))
-        current, pending = None, []
+            text = "\n".join(pending)
+            if is_comment_text(text):
+                res.comments.append(CleanComment(current.author, text, current.published))
+            else:
+                for x in pending_blocks:
+                    _mark(x, BOILER, "not_a_comment")
+        current, pending, pending_blocks = None, [], []
 
     in_comments = cstart is not None
     for i in range(end, n):
@@ -469,6 +497,7 @@ def _tail(blocks: list[Block], res: TextResult, start: int, total: int, html_mod
                 flush()
                 current = CleanComment(None, "")
             pending.append(b.text)
+            pending_blocks.append(b)
             _mark(b, COMMENT, "comment")
         else:
             _mark(b, BOILER, "after_body_end")

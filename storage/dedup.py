@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, or_, text, update
+from sqlalchemy import delete, func, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from storage import minhash as mh
@@ -25,6 +27,9 @@ EXACT_CHECK_MARGIN = 0.12
 STORY_THRESHOLD = 0.18
 STORY_WINDOW_DAYS = 2  # a story collects coverage published within this many days either side
 STORY_BAND_OFFSET = 1000  # story bands share the lsh_buckets table with the body bands
+# The story index is a key range of its own (bands >= 1000), pruned daily: its size stays that
+# of a few days of articles however large the body index grows.
+STORY_KEY_MIN = mh.band_range(STORY_BAND_OFFSET, 1)[0]
 MAX_CANDIDATES = 200
 # One cluster-wide lock serialises the few milliseconds of dedup per article on PostgreSQL,
 # so every article sees all committed ones and copy links never race into cycles.
@@ -42,6 +47,8 @@ _DEDUP_COLUMNS = [
     "story_id",
 ]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LSH: Any = LshBucket.__table__
+_SIG: Any = MinHashSignature.__table__
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -93,15 +100,16 @@ def _day(when: datetime) -> int:
     return int((when - _EPOCH).total_seconds() // 86400)
 
 
-def story_keys(sig: np.ndarray, day: int) -> list[tuple[int, int]]:
-    """(band, bucket) rows of the story index for one day."""
-    salt = day.to_bytes(4, "little", signed=True)
-    keys = mh.band_keys(sig, bands=mh.LEAD_BANDS, rows=mh.LEAD_ROWS, salt=salt)
-    return [(STORY_BAND_OFFSET + i, k) for i, k in enumerate(keys)]
+def story_keys(sig: np.ndarray, day: int) -> list[int]:
+    """Story-index keys of a lead signature for one day (bands from STORY_BAND_OFFSET)."""
+    return mh.band_keys(
+        sig, bands=mh.LEAD_BANDS, rows=mh.LEAD_ROWS, first_band=STORY_BAND_OFFSET, salt=day
+    )
 
 
-def body_keys(sig: np.ndarray) -> list[tuple[int, int]]:
-    return list(enumerate(mh.band_keys(sig)))
+def body_keys(sig: np.ndarray) -> list[int]:
+    """Body-index keys of a body signature (bands 0 .. BANDS - 1)."""
+    return mh.band_keys(sig)
 
 
 def _order_key(a: Article) -> tuple[datetime, int]:
@@ -116,24 +124,30 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEDUP_LOCK_KEY})
 
 
-def _lookup(session: Session, keys: Sequence[tuple[int, int]], *, exclude: int) -> list[int]:
+def _lookup(session: Session, keys: Sequence[int], *, exclude: int) -> list[int]:
     if not keys:
         return []
-    cond = or_(*[and_(LshBucket.band == b, LshBucket.bucket == k) for b, k in keys])
+    # `key IN (...)` on the primary key: one index seek per key, newest candidates first.
     rows = session.execute(
-        select(LshBucket.article_id)
-        .where(cond, LshBucket.article_id != exclude)
+        select(_LSH.c.article_id)
+        .where(_LSH.c.key.in_(keys), _LSH.c.article_id != exclude)
         .distinct()
-        .order_by(LshBucket.article_id.desc())  # type: ignore[attr-defined]
+        .order_by(_LSH.c.article_id.desc())
         .limit(MAX_CANDIDATES)
     ).all()
     return [r[0] for r in rows]
 
 
-def _insert_keys(session: Session, article_id: int, keys: Sequence[tuple[int, int]]) -> None:
-    if keys:
-        rows = [{"band": b, "bucket": k, "article_id": article_id} for b, k in keys]
-        session.execute(insert_ignore(session, LshBucket, rows))
+def _insert_ignore_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING of many rows as one executemany (no ORM objects)."""
+    if not rows:
+        return
+    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(ins(table).on_conflict_do_nothing(), rows)
+
+
+def _insert_keys(session: Session, article_id: int, keys: Sequence[int]) -> None:
+    _insert_ignore_many(session, _LSH, [{"key": k, "article_id": article_id} for k in keys])
 
 
 def index_lookup(
@@ -144,9 +158,7 @@ def index_lookup(
     if not ids:
         return []
     rows = session.execute(
-        select(MinHashSignature.article_id, MinHashSignature.signature).where(
-            MinHashSignature.article_id.in_(ids)  # type: ignore[attr-defined]
-        )
+        select(_SIG.c.article_id, _SIG.c.signature).where(_SIG.c.article_id.in_(ids))
     ).all()
     scored = [(aid, mh.similarity(sig, mh.from_bytes(blob))) for aid, blob in rows]
     return sorted(((a, s) for a, s in scored if s >= threshold), key=lambda x: (-x[1], x[0]))
@@ -154,25 +166,23 @@ def index_lookup(
 
 def index_insert(session: Session, article_id: int, sig: np.ndarray) -> None:
     """Add an article's body signature and its band buckets (idempotent)."""
-    session.execute(
-        insert_ignore(
-            session,
-            MinHashSignature,
-            {"article_id": article_id, "signature": mh.to_bytes(sig)},
-            conflict=["article_id"],
-        )
-    )
+    _insert_ignore_many(session, _SIG, [{"article_id": article_id, "signature": mh.to_bytes(sig)}])
     _insert_keys(session, article_id, body_keys(sig))
 
 
 def index_remove(session: Session, article_id: int) -> None:
-    session.execute(
-        delete(LshBucket).where(
-            LshBucket.article_id == article_id,  # type: ignore[arg-type]
-            LshBucket.band < STORY_BAND_OFFSET,  # type: ignore[arg-type]
+    """Drop an article's body signature and buckets (its story-index rows stay)."""
+    old = session.execute(
+        select(_SIG.c.signature).where(_SIG.c.article_id == article_id)
+    ).scalar_one_or_none()
+    if old is not None:
+        # The buckets follow from the stored signature: delete them by key, no table scan.
+        session.execute(
+            delete(_LSH).where(
+                _LSH.c.key.in_(body_keys(mh.from_bytes(old))), _LSH.c.article_id == article_id
+            )
         )
-    )
-    session.execute(delete(MinHashSignature).where(MinHashSignature.article_id == article_id))  # type: ignore[arg-type]
+    session.execute(delete(_SIG).where(_SIG.c.article_id == article_id))
 
 
 def _story_time(a: Article, now: datetime) -> datetime:
@@ -216,10 +226,7 @@ def prune_story_index(session: Session, *, before: datetime) -> int:
     """
     old = select(Article.id).where(func.coalesce(Article.published, Article.first_seen_at) < before)
     res = session.execute(
-        delete(LshBucket).where(
-            LshBucket.band >= STORY_BAND_OFFSET,  # type: ignore[arg-type]
-            LshBucket.article_id.in_(old),  # type: ignore[attr-defined]
-        )
+        delete(_LSH).where(_LSH.c.key >= STORY_KEY_MIN, _LSH.c.article_id.in_(old))
     )
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -473,8 +480,8 @@ def apply_dedup(
         sigs = {
             r[0]: mh.from_bytes(r[1])
             for r in session.execute(
-                select(MinHashSignature.article_id, MinHashSignature.signature).where(
-                    MinHashSignature.article_id.in_([c.id for c in story_cands])  # type: ignore[attr-defined]
+                select(_SIG.c.article_id, _SIG.c.signature).where(
+                    _SIG.c.article_id.in_([c.id for c in story_cands])
                 )
             ).all()
         }

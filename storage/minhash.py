@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -141,17 +140,60 @@ def exact_similarity(a: str, b: str) -> float:
     return max(j, inter / min(len(sa), len(sb)))
 
 
+# An index key is (band << BUCKET_BITS) | bucket: one integer column, so a lookup is one
+# `key IN (...)` probe per band, and each band (and the story index, bands >= 1000) is a
+# contiguous key range. Bands stay below 2**15, so keys are positive signed 64-bit integers.
+BUCKET_BITS = 48
+MAX_BAND = 2**15 - 1
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place on a fresh uint64 array: a bijection that spreads bits."""
+    x ^= x >> _U64(30)
+    x *= _MIX1
+    x ^= x >> _U64(27)
+    x *= _MIX2
+    x ^= x >> _U64(31)
+    return x
+
+
+def band_keys_many(
+    sigs: np.ndarray, *, bands: int = BANDS, rows: int = ROWS, first_band: int = 0, salt: int = 0
+) -> np.ndarray:
+    """Index keys of many signatures at once: an int64 array of shape (len(sigs), bands).
+
+    Vectorised (no per-band Python loop), so a bulk rebuild of a million articles takes seconds.
+    """
+    if not (first_band >= 0 and first_band + bands - 1 <= MAX_BAND):
+        raise ValueError("band numbers must lie in [0, 2**15)")
+    raw = np.asarray(sigs, dtype=_SIG_DTYPE)
+    if raw.ndim != 2 or raw.shape[1] < bands * rows:
+        raise ValueError(f"signatures need at least {bands * rows} values")
+    vals = raw[:, : bands * rows].reshape(len(raw), bands, rows).astype(_U64)
+    band_ids = np.arange(first_band, first_band + bands, dtype=_U64)
+    seed = _mix64(band_ids * _GOLDEN + _U64(salt % 2**64))
+    h = np.broadcast_to(seed, (len(raw), bands))
+    for r in range(rows):
+        h = _mix64(h ^ (vals[:, :, r] + _GOLDEN))  # a fresh array each round
+    keys = (band_ids << _U64(BUCKET_BITS)) | (h >> _U64(64 - BUCKET_BITS))
+    return keys.astype(np.int64)
+
+
 def band_keys(
-    sig: np.ndarray, *, bands: int = BANDS, rows: int = ROWS, salt: bytes = b""
+    sig: np.ndarray, *, bands: int = BANDS, rows: int = ROWS, first_band: int = 0, salt: int = 0
 ) -> list[int]:
-    """One signed 64-bit bucket key per band (fits BIGINT on PostgreSQL and SQLite)."""
-    raw = np.asarray(sig, dtype=_SIG_DTYPE)
-    keys = []
-    for band in range(bands):
-        chunk = raw[band * rows : (band + 1) * rows].tobytes()
-        digest = hashlib.blake2b(salt + band.to_bytes(2, "little") + chunk, digest_size=8)
-        keys.append(int.from_bytes(digest.digest(), "little", signed=True))
-    return keys
+    """Index keys of one signature, one per band (positive; fit BIGINT everywhere)."""
+    one = np.asarray(sig, dtype=_SIG_DTYPE).reshape(1, -1)
+    return band_keys_many(one, bands=bands, rows=rows, first_band=first_band, salt=salt)[0].tolist()
+
+
+def band_range(first_band: int, bands: int) -> tuple[int, int]:
+    """The [low, high) key range that holds bands first_band .. first_band + bands - 1."""
+    return first_band << BUCKET_BITS, (first_band + bands) << BUCKET_BITS
 
 
 def lead_tokens(title: str | None, body: str, *, max_words: int = LEAD_WORDS) -> frozenset[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -164,13 +164,17 @@ class RemovedSpan(SQLModel, table=True):
 
 
 class LshBucket(SQLModel, table=True):
-    """One MinHash LSH band bucket of an article: the shared near-duplicate index."""
+    """One MinHash LSH band bucket of an article: the shared near-duplicate index.
+
+    `key` is (band << 48) | bucket hash (see `storage.minhash.band_keys`): one integer column,
+    so a lookup is one index seek per band; WITHOUT ROWID on SQLite, so the primary key is
+    the whole table (no second B-tree to update per row).
+    """
 
     __tablename__ = "lsh_buckets"
-    __table_args__ = (Index("ix_lsh_band_bucket", "band", "bucket"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    band: int = Field(primary_key=True)
-    bucket: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     article_id: int = Field(foreign_key="articles.id", primary_key=True)
 
 

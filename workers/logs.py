@@ -37,8 +37,9 @@ class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_secrets(str(record.msg))
         if record.args:
+            # Only strings can carry a secret; numbers must stay numbers for %d and %f.
             record.args = (
-                tuple(mask_secrets(str(a)) for a in record.args)
+                tuple(mask_secrets(a) if isinstance(a, str) else a for a in record.args)
                 if isinstance(record.args, tuple)
                 else record.args
             )

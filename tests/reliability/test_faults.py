@@ -145,7 +145,7 @@ def test_kills_and_restarts_during_ingest_lose_and_duplicate_nothing(
     for i, p in enumerate(all_logs, start=1):
         p.log = logs / f"worker-{i}.log"
     assert_no_crash(*all_logs)
-    assert len(events) == 7, events
+    assert len(events) == 6, events
 
 
 # --------------------------------------------------------------------------- SQLite + Redis

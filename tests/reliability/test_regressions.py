@@ -68,10 +68,13 @@ SINGLE = tomllib.loads((CORPUS / "cases.toml").read_text(encoding="utf-8"))["sin
 def test_feed_that_stopped_polling(
     case: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """sources/feeds.py parse_feed: (1) feedparser raises UnicodeEncodeError on `&#xD800;` and it
-    escapes parse_feed; (2) `&#x0;` in a title comes out as NUL, which PostgreSQL refuses when
-    the entry is stored. Either way `poll --once` crashed, and a worker's poll_feed failed on
-    every lease of that feed."""
+    """(1) sources/feeds.py parse_feed: feedparser raises UnicodeEncodeError on `&#xD800;` and it
+    escapes parse_feed; (2) `&#x0;` in a title comes out of parse_feed as NUL, which PostgreSQL
+    refuses when the entry is stored; (3) binary bytes served as text/html come out of
+    cleaning.clean with NUL and control characters in title, body and removed spans, which
+    PostgreSQL refuses. Each made `poll --once` crash; in a worker, (1) and (2) fail poll_feed on
+    every lease of the feed and (3) leaves the article pending for ever (a non-transient error
+    is re-raised without mark_failed)."""
     database_url = (
         request.getfixturevalue("postgres_db")
         if case["database"] == "postgres"
@@ -81,6 +84,8 @@ def test_feed_that_stopped_polling(
         body = (CORPUS / case["file"]).read_bytes().replace(b"{BASE}", site.base.encode())
         site.routes["/feed.xml"] = static(body, case["content_type"])
         site.routes["/pages/plain.html"] = static((CORPUS / "plain.html").read_bytes())
+        # Binary content served as HTML (what a misconfigured server sends for a PDF or an image).
+        site.routes["/pages/binary.html"] = static(bytes(range(256)) * 400, "text/html")
         outlets = tmp_path / "outlets"
         outlets.mkdir()
         write_outlet(outlets, "single", [site.url("/feed.xml")], home=site.url("/"))
@@ -94,3 +99,4 @@ def test_feed_that_stopped_polling(
     summary = json.loads(proc.stdout)
     # Either a correct result (the entry stored, the bad character replaced) or a clear error.
     assert summary["feeds_with_new_entries"] == 1 or summary["feed_errors"] == 1
+    assert summary["articles_stored"] + summary["articles_failed"] == summary["articles_processed"]
