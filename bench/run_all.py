@@ -60,9 +60,9 @@ SECTIONS = [
     Section(
         "dedup",
         "bench/dedup.py",
-        ["--sizes", "2000,20000"],
+        [],  # the sizes: 10k, 100k and 1M indexed articles
         ["--bases", "40", "--skip-cost"],
-        100,
+        180,
         45,
         ["dedup"],
     ),

@@ -85,6 +85,9 @@ def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | Non
     H.take_comments(page, outlet)
     H.read_metadata(page, url, outlet)
     extracted = H.extract_main_text(page.tree, url)
+    # trafilatura works on a copy, so the tree still has the byline paragraph to look at
+    if H.may_have_repost_byline(extracted):
+        page.repost_byline = H.find_repost_byline(page.tree, page.site_names)
     res = clean_text(
         extracted,
         html_mode=True,

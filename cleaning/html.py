@@ -160,11 +160,14 @@ def _headline_h1(tree: HtmlElement, site: str, site_norms: set[str]) -> str:
     """The article's own h1, never one that is the site's name (blog themes put the site name
     in an h1 and the headline in an h2). An h1 inside article/main is trusted unless it is
     og:site_name; another must not match anything the <title> gives beside the headline."""
-    for el in tree.xpath("//article//h1 | //main//h1")[:10]:
+    h1s = [el for _, el in zip(range(10), tree.iter("h1"), strict=False)]
+    for el in h1s:
+        if not any(a.tag in ("article", "main") for a in el.iterancestors()):
+            continue
         t = _text(el)
         if t and T.normalize(t) != site:
             return t
-    for el in tree.xpath("//h1")[:10]:
+    for el in h1s:
         t = _text(el)
         if t and T.normalize(t) not in site_norms:
             return t
@@ -245,12 +248,12 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
         or _meta(tree, "og:site_name", "application-name")
         or (urlsplit(url).hostname if url else None)
     )
-    page.repost_byline = find_repost_byline(tree, page.site_names)
     lang = tree.get("lang") or _meta(tree, "og:locale", "language", "content-language")
     page.html_lang = lang.split("-")[0].split("_")[0].lower()[:2] if lang else None
 
 
 _PARA_TAGS = frozenset(("p", "blockquote"))
+_BYLINE_START_RE = re.compile(rf"{R.BYLINE_WORDS}\b", re.IGNORECASE)
 # a paragraph named like the article's own lead (standfirst) is not a reposter's commentary
 _LEAD_TOKEN_RE = re.compile(
     r"(?:^|[-_])(?:standfirst|chapo|chapeau|lead|lede|intro|teaser|summary|dek|excerpt|"
@@ -260,15 +263,25 @@ _LEAD_TOKEN_RE = re.compile(
 )
 
 
+def may_have_repost_byline(text: str) -> bool:
+    """Cheap gate on the extracted text: a short 'By X, Y' line among its first lines."""
+    lines = [ln.strip() for ln in text.split("\n", 40)[:40] if ln.strip()][:12]
+    return any(len(ln) <= 160 and R.BYLINE_RE.match(ln) for ln in lines[1:])
+
+
 def find_repost_byline(tree: HtmlElement, site_names: frozenset[str]) -> str | None:
     """The 'By NAME, OUTLET' paragraph of a repost: a byline naming another outlet that stands
     among the text's own paragraphs, after a few of them (the reposter's commentary).
 
-    Extractors and metadata readers swallow or skip such a line, so it is found in the DOM.
+    The DOM tells such a byline from a standfirst or a byline of the site's own.
     """
     body = tree.find("body")
     for el in (body if body is not None else tree).iter("p", "div"):
         if len(el) > 3:
+            continue
+        # cheap look at the leading text first: most paragraphs are not bylines
+        head = (el.text or "").strip() or (el[0].text or "" if len(el) else "")
+        if not _BYLINE_START_RE.match(head.lstrip()):
             continue
         t = _text(el)
         if not t or len(t) > 160:

@@ -147,6 +147,9 @@ COMMENT_PROMPT: dict[str, list[str]] = {
         r"post comment(?: \(\+\))?",
         r"add a comment",
         r"join the (?:discussion|conversation)",
+        r"want to join the (?:discussion|conversation)\?",
+        r"feel free to contribute!?",
+        r"this site uses akismet to reduce spam.*",
         r"tell us what you think\W*",
     ],
     "de": [
@@ -423,6 +426,12 @@ COMMENT_PROMPT_RE = _line(COMMENT_PROMPT, suffix=r".*")
 LOGIN_RE = _line(LOGIN)
 NEWSLETTER_RE = _search(NEWSLETTER)
 DONATION_RE = _search(DONATION)
+# a cheap first look: every DONATION pattern holds one of these stems
+DONATION_HINT_RE = re.compile(
+    r"support|donat|donaci|contribut|patron|spend|unterstütz|поддерж|пожертв|підтрима|внесок|"
+    r"soutenez|un don|apoy|apóy",
+    _F,
+)
 RIGHTS_RE = _search(RIGHTS)
 SYNDICATION_RES = tuple(re.compile(p, _F) for ws in SYNDICATION.values() for p in ws)
 SHARE_RE = _line(SHARE)

@@ -208,7 +208,7 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
         return BOILER, "login"
     if n <= 25 and R.NEWSLETTER_RE.search(t):
         return BOILER, "newsletter"
-    if n <= 30 and R.DONATION_RE.search(t):
+    if n <= 30 and R.DONATION_HINT_RE.search(t) and R.DONATION_RE.search(t):
         return BOILER, "donation_appeal"
     if n <= 20 and R.SHARE_RE.match(t):
         return BOILER, "share"

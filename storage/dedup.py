@@ -11,8 +11,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from storage import minhash as mh
@@ -47,8 +45,8 @@ _DEDUP_COLUMNS = [
     "story_id",
 ]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LSH: Any = LshBucket.__table__
-_SIG: Any = MinHashSignature.__table__
+_LSH: Any = LshBucket.__table__  # type: ignore[attr-defined]
+_SIG: Any = MinHashSignature.__table__  # type: ignore[attr-defined]
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -124,30 +122,44 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEDUP_LOCK_KEY})
 
 
+# The hot path speaks plain SQL through the session's connection: statement compilation and
+# ORM bookkeeping cost more than SQLite's own work on a 32-key probe. The statements are the
+# same on SQLite and PostgreSQL; only the placeholder differs.
+_LOOKUP_SQL = (
+    'SELECT DISTINCT article_id FROM lsh_buckets WHERE "key" IN ({marks}) AND article_id <> ? '
+    f"ORDER BY article_id DESC LIMIT {MAX_CANDIDATES}"
+)
+_INSERT_KEY_SQL = 'INSERT INTO lsh_buckets ("key", article_id) VALUES (?, ?) ON CONFLICT DO NOTHING'
+_INSERT_SIG_SQL = (
+    "INSERT INTO minhash_signatures (article_id, signature) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
+_SIGS_SQL = "SELECT article_id, signature FROM minhash_signatures WHERE article_id IN ({marks})"
+
+
+def _driver_sql(session: Session, sql: str, params: Any) -> Any:
+    """Run qmark-style SQL on the session's connection (a list of tuples = executemany)."""
+    conn = session.connection()
+    if conn.dialect.paramstyle != "qmark":  # psycopg: pyformat, positional %s
+        sql = sql.replace("?", "%s")
+    return conn.exec_driver_sql(sql, params)
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
 def _lookup(session: Session, keys: Sequence[int], *, exclude: int) -> list[int]:
+    """Articles (newest first, at most MAX_CANDIDATES) with a bucket among keys."""
     if not keys:
         return []
-    # `key IN (...)` on the primary key: one index seek per key, newest candidates first.
-    rows = session.execute(
-        select(_LSH.c.article_id)
-        .where(_LSH.c.key.in_(keys), _LSH.c.article_id != exclude)
-        .distinct()
-        .order_by(_LSH.c.article_id.desc())
-        .limit(MAX_CANDIDATES)
-    ).all()
-    return [r[0] for r in rows]
-
-
-def _insert_ignore_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING of many rows as one executemany (no ORM objects)."""
-    if not rows:
-        return
-    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(ins(table).on_conflict_do_nothing(), rows)
+    # `key IN (...)` on the primary key: one index seek per key.
+    sql = _LOOKUP_SQL.format(marks=_marks(len(keys)))
+    return [r[0] for r in _driver_sql(session, sql, (*keys, exclude))]
 
 
 def _insert_keys(session: Session, article_id: int, keys: Sequence[int]) -> None:
-    _insert_ignore_many(session, _LSH, [{"key": k, "article_id": article_id} for k in keys])
+    if keys:
+        _driver_sql(session, _INSERT_KEY_SQL, [(k, article_id) for k in keys])
 
 
 def index_lookup(
@@ -157,16 +169,14 @@ def index_lookup(
     ids = _lookup(session, body_keys(sig), exclude=exclude)
     if not ids:
         return []
-    rows = session.execute(
-        select(_SIG.c.article_id, _SIG.c.signature).where(_SIG.c.article_id.in_(ids))
-    ).all()
-    scored = [(aid, mh.similarity(sig, mh.from_bytes(blob))) for aid, blob in rows]
+    rows = _driver_sql(session, _SIGS_SQL.format(marks=_marks(len(ids))), tuple(ids))
+    scored = [(aid, mh.similarity(sig, mh.from_bytes(bytes(blob)))) for aid, blob in rows]
     return sorted(((a, s) for a, s in scored if s >= threshold), key=lambda x: (-x[1], x[0]))
 
 
 def index_insert(session: Session, article_id: int, sig: np.ndarray) -> None:
     """Add an article's body signature and its band buckets (idempotent)."""
-    _insert_ignore_many(session, _SIG, [{"article_id": article_id, "signature": mh.to_bytes(sig)}])
+    _driver_sql(session, _INSERT_SIG_SQL, (article_id, mh.to_bytes(sig)))
     _insert_keys(session, article_id, body_keys(sig))
 
 
@@ -183,6 +193,23 @@ def index_remove(session: Session, article_id: int) -> None:
             )
         )
     session.execute(delete(_SIG).where(_SIG.c.article_id == article_id))
+
+
+def story_index_lookup(
+    session: Session, lead_sig: np.ndarray, day: int, *, exclude: int = 0
+) -> list[int]:
+    """Articles whose lead shares a story bucket with lead_sig within the story window."""
+    keys = [
+        k
+        for d in range(day - STORY_WINDOW_DAYS, day + STORY_WINDOW_DAYS + 1)
+        for k in story_keys(lead_sig, d)
+    ]
+    return _lookup(session, keys, exclude=exclude)
+
+
+def story_index_insert(session: Session, article_id: int, lead_sig: np.ndarray, day: int) -> None:
+    """Add an original's lead buckets for its day (pruned by prune_story_index)."""
+    _insert_keys(session, article_id, story_keys(lead_sig, day))
 
 
 def _story_time(a: Article, now: datetime) -> datetime:
@@ -212,10 +239,8 @@ def rebuild_index(session: Session, *, batch: int = 500) -> int:
             if a.copy_of_id is None:
                 lead = mh.lead_tokens(a.title, a.body)
                 if lead:
-                    keys = story_keys(
-                        mh.lead_signature(lead), _day(_story_time(a, a.first_seen_at))
-                    )
-                    _insert_keys(session, a.id, keys)
+                    day = _day(_story_time(a, a.first_seen_at))
+                    story_index_insert(session, a.id, mh.lead_signature(lead), day)
             count += 1
 
 
@@ -335,13 +360,7 @@ def _relink(
 def _story_candidates(
     session: Session, article: Article, lead_sig: np.ndarray, when: datetime
 ) -> list[Article]:
-    day = _day(when)
-    keys = [
-        k
-        for d in range(day - STORY_WINDOW_DAYS, day + STORY_WINDOW_DAYS + 1)
-        for k in story_keys(lead_sig, d)
-    ]
-    ids = _lookup(session, keys, exclude=article.id or 0)
+    ids = story_index_lookup(session, lead_sig, _day(when), exclude=article.id or 0)
     if not ids:
         return []
     return list(session.exec(select(Article).where(Article.id.in_(ids))).all())  # type: ignore[union-attr]
@@ -546,6 +565,6 @@ def apply_dedup(
                     best = (s, cand.story_id)
         _join_story(session, article, best[1] if best else None, now)
     if article.copy_of_id is None and lead_sig is not None:
-        _insert_keys(session, article.id, story_keys(lead_sig, _day(when)))
+        story_index_insert(session, article.id, lead_sig, _day(when))
     session.flush()
     return DedupResult(kind, copy_of, sim_out, article.story_id, article.version, tuple(relinked))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:05:16.473708
+Create Date: 2026-11-22 03:17:25.439991
 """
 
 from collections.abc import Sequence
@@ -234,15 +234,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_feed_entries_feed_id'), ['feed_id'], unique=False)
 
     op.create_table('lsh_buckets',
-    sa.Column('band', sa.Integer(), nullable=False),
-    sa.Column('bucket', sa.BigInteger(), nullable=False),
+    sa.Column('key', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ),
-    sa.PrimaryKeyConstraint('band', 'bucket', 'article_id')
+    sa.PrimaryKeyConstraint('key', 'article_id'),
+    sqlite_with_rowid=False
     )
-    with op.batch_alter_table('lsh_buckets', schema=None) as batch_op:
-        batch_op.create_index('ix_lsh_band_bucket', ['band', 'bucket'], unique=False)
-
     op.create_table('mentions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('watch_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -295,9 +292,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_mentions_article_id'))
 
     op.drop_table('mentions')
-    with op.batch_alter_table('lsh_buckets', schema=None) as batch_op:
-        batch_op.drop_index('ix_lsh_band_bucket')
-
     op.drop_table('lsh_buckets')
     with op.batch_alter_table('feed_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feed_entries_feed_id'))

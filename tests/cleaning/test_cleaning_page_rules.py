@@ -107,6 +107,8 @@ def test_headline_wins_over_the_site_name_in_an_h1(site: str, title: str, og: st
     [
         "If you like our work, please support us. Every contribution helps keep the site independent.",
         "Unterstützen Sie unsere Arbeit – jetzt spenden!",
+        "Unterstützen Sie unsere Arbeit.",
+        "Підтримайте редакцію: кожна гривня важлива.",
         "Поддержите наш проект: любая сумма важна.",
         "Soutenez notre travail : faites un don.",
         "Apóyanos: haz una donación hoy.",

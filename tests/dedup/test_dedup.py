@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, delete, func, select
 
 from storage import minhash as mh
 from storage.db import create_all, make_engine, session_scope
@@ -239,7 +239,7 @@ def test_index_survives_restart_and_rebuild(db_url: str) -> None:
 
     with session_scope(eng2) as s:
         before = sorted(s.exec(select(LshBucket.key, LshBucket.article_id)).all())
-        s.exec(LshBucket.__table__.delete())  # the index is lost
+        s.exec(delete(LshBucket))  # the index is lost
     with session_scope(eng2) as s:
         assert rebuild_index(s) == 2
     with Session(eng2) as s:

@@ -62,10 +62,6 @@ def giant_page(base: str) -> bytes:
     ).encode()
 
 
-def binary_page(base: str) -> bytes:
-    return bytes(range(256)) * 400 + os.urandom(20_000)
-
-
 def pages_feed(base: str) -> bytes:
     links = "".join(
         f"<item><title>Page {p['name']}</title><link>{base}/pages/{p['name']}.html</link>"
@@ -79,8 +75,7 @@ def pages_feed(base: str) -> bytes:
 
 
 GENERATORS: dict[str, Callable[[str], bytes]] = {
-    f.__name__: f
-    for f in (ten_thousand_entries, gzip_bomb, brotli_bomb, giant_page, binary_page, pages_feed)
+    f.__name__: f for f in (ten_thousand_entries, gzip_bomb, brotli_bomb, giant_page, pages_feed)
 }
 
 
