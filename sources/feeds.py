@@ -146,10 +146,14 @@ def _clamp_date(parsed: Any, raw: str | None, now: datetime) -> tuple[datetime |
     return value, True
 
 
+# NUL, other C0 controls and lone surrogates (from `&#x0;`, `&#xD800;`) cannot be stored.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = " ".join(_UNSTORABLE.sub("", str(value)).split())
     return text or None
 
 
@@ -205,7 +209,10 @@ def parse_feed(
     if base_url and "content-location" not in fp_headers:
         fp_headers["content-location"] = base_url
     # A file object, never bytes or str: given those, feedparser tries URLs and file paths.
-    result = feedparser.parse(io.BytesIO(data), response_headers=fp_headers)
+    try:
+        result = feedparser.parse(io.BytesIO(data), response_headers=fp_headers)
+    except Exception as exc:  # feedparser has raised e.g. UnicodeEncodeError on `&#xD800;`
+        raise FeedParseError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
     entries_raw = list(result.get("entries") or [])
     bozo = bool(result.get("bozo"))
     error = str(result.get("bozo_exception")) if bozo else None

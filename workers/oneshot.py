@@ -63,6 +63,9 @@ def poll_once(
             except TransientError as exc:
                 mark_failed(engine, article_id, f"transient: {exc}")
                 counts["failed"] += 1
+            except Exception as exc:  # one bad page must not stop the run; its reason is kept
+                mark_failed(engine, article_id, f"{type(exc).__name__}: {exc}")
+                counts["failed"] += 1
             else:
                 metrics.observe_article(result)
                 counts[result.status] += 1

@@ -17,6 +17,7 @@ from cleaning.types import CleanArticle
 from sources.http import FetchError
 from storage.db import insert_ignore, session_scope
 from storage.models import Article, Comment, RemovedSpan
+from storage.text import storable_deep
 
 log = logging.getLogger("newswatch.pipeline")
 
@@ -105,7 +106,9 @@ def fetch_and_clean(
     if response.status != 200:
         mark_failed(engine, article_id, f"HTTP {response.status}")
         return ProcessOutcome(article_id, "failed", error=f"HTTP {response.status}")
-    cleaned = clean(response.content, url=response.final_url, outlet=outlet_rules(outlet))
+    cleaned = storable_deep(
+        clean(response.content, url=response.final_url, outlet=outlet_rules(outlet))
+    )
     return article, response, cleaned
 
 
@@ -246,7 +249,9 @@ def reclean_article(
     if not article.raw_page:
         return ProcessOutcome(article.id or 0, "skipped", error="no raw page kept")
     raw = zlib.decompress(article.raw_page)
-    cleaned = clean(raw, url=article.url, outlet=outlet_rules(outlets.get(article.outlet_id)))
+    cleaned = storable_deep(
+        clean(raw, url=article.url, outlet=outlet_rules(outlets.get(article.outlet_id)))
+    )
     return store_clean_article(
         session,
         article=article,

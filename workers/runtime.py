@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ def load_outlets(settings: Settings | None = None) -> list[Any]:
     return _load(Path(settings.outlets_dir))
 
 
+REGISTRY_RECHECK_SECONDS = 5.0
+_registry_checked: dict[str, tuple[float, float]] = {}
+
+
 @lru_cache(maxsize=8)
 def _outlets_by_id_cached(directory: str, mtime: float) -> dict[str, Any]:
     from sources.registry import load_outlets as _load
@@ -96,10 +101,17 @@ def _outlets_by_id_cached(directory: str, mtime: float) -> dict[str, Any]:
 def outlets_by_id(settings: Settings | None = None) -> dict[str, Any]:
     """Outlets keyed by id, reloaded when a file in the folder changes."""
     settings = settings or get_settings()
-    directory = Path(settings.outlets_dir)
-    files = list(directory.glob("*.toml"))
-    mtime = max((f.stat().st_mtime for f in files), default=0.0) + len(files)
-    return _outlets_by_id_cached(str(directory), mtime)
+    directory = str(Path(settings.outlets_dir))
+    checked = _registry_checked.get(directory)
+    now = time.monotonic()
+    # Stat the folder at most every few seconds: with thousands of outlets, a stat of every
+    # file for every article would cost more than the article itself.
+    if checked is None or now - checked[0] > REGISTRY_RECHECK_SECONDS:
+        files = list(Path(directory).glob("*.toml"))
+        key = max((f.stat().st_mtime for f in files), default=0.0) + len(files)
+        checked = (now, key)
+        _registry_checked[directory] = checked
+    return _outlets_by_id_cached(directory, checked[1])
 
 
 def reset() -> None:
@@ -112,4 +124,5 @@ def reset() -> None:
                     close()
         _per_process.clear()
     _outlets_by_id_cached.cache_clear()
+    _registry_checked.clear()
     get_settings.cache_clear()

@@ -13,6 +13,7 @@ from workers import runtime
 from workers.settings import get_settings
 
 log = logging.getLogger("newswatch.tasks")
+_synced: dict[str, Any] = {}  # per process: the outlet registry last mirrored into feeds
 
 
 def _now() -> datetime:
@@ -26,7 +27,11 @@ def dispatch_due_feeds() -> int:
 
     settings = get_settings()
     engine = runtime.get_engine(settings)
-    sync_outlets(engine, runtime.load_outlets(settings), now=_now())
+    outlets = runtime.outlets_by_id(settings)
+    # Outlet files change rarely; re-sync feeds only when the parsed registry is a new object.
+    if _synced.get("outlets") is not outlets:
+        sync_outlets(engine, list(outlets.values()), now=_now())
+        _synced["outlets"] = outlets
     ids = due_feed_ids(engine, now=_now())
     for feed_id in ids:
         poll_feed.delay(feed_id)
@@ -79,6 +84,8 @@ def process_article(self: Any, article_id: int) -> dict[str, Any]:
 
         if is_transient_db_error(exc) and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=5 * (self.request.retries + 1)) from exc
+        # Anything else will fail the same way next time: record why, never leave it pending.
+        mark_failed(engine, article_id, f"{type(exc).__name__}: {exc}")
         raise
     _metrics().observe_article(outcome)
     return {"article_id": article_id, "status": outcome.status, "dedup": outcome.dedup}
