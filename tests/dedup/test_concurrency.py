@@ -92,7 +92,7 @@ def _run(db_url: str) -> None:
         p.start()
     start.set()
     for p in procs:
-        p.join(timeout=120)
+        p.join(timeout=240)  # 8 spawned interpreters on 2 cores: slow, not stuck
     assert [p.exitcode for p in procs] == [0] * PROCESSES
 
     engine = make_engine(db_url)
@@ -134,6 +134,6 @@ def test_eight_processes_sqlite(db_url: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(400)
 def test_eight_processes_postgres(postgres_db: str) -> None:
     _run(postgres_db)
