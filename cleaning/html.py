@@ -30,12 +30,6 @@ _CUE = (
     r"reacties|komentarze|komentáře|комментари[иейя]|коментар[іів]*|disqus_thread|disqus|talk-stream|"
     r"coral_thread|vuukle-comments"
 )
-# every _CUE alternative holds one of these stems
-_CUE_HINT_RE = re.compile(
-    r"comment|kommentar|coment|koment|reacties|коммент|комент|disqus|talk-stream|coral_thread|"
-    r"vuukle",
-    re.IGNORECASE,
-)
 _SUFFIX = r"area|list|section|wrap|wrapper|container|block|thread|box|holder|widget|module|root|app|stream|content|wrp"
 _CONTAINER_TOKEN_RE = re.compile(
     rf"^(?:(?:post|article|page|entry|user|reader|site|wp|main|all)[-_])?(?:{_CUE})(?:[-_](?:{_SUFFIX}))*$",
@@ -347,13 +341,7 @@ def _find_containers(tree: HtmlElement, outlet: OutletRules | None) -> list[Html
     for el in root.iter():
         if not isinstance(el.tag, str) or el.tag in ("body", "html", "article", "main", "head"):
             continue
-        names = el.get("class")
-        ident = el.get("id")
-        # one cheap search over class and id before splitting them into tokens
-        hinted = bool(names or ident) and _CUE_HINT_RE.search(f"{names or ''} {ident or ''}")
-        if (hinted and _has(el, _CONTAINER_TOKEN_RE)) or (
-            el.get("itemprop") == "comment" and el.tag != "meta"
-        ):
+        if _has(el, _CONTAINER_TOKEN_RE) or (el.get("itemprop") == "comment" and el.tag != "meta"):
             found.append(el)
     for xp in outlet.comment_xpaths if outlet else ():
         try:

@@ -182,15 +182,16 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
     for rx in outlet_res:
         if rx.search(t):
             return BOILER, "outlet_pattern"
-    if n <= 14 and R.COMMENTS_CLOSED_RE.search(t):
+    low = t.lower()  # the patterns searched on it are compiled for lowercase text
+    if n <= 14 and R.COMMENTS_CLOSED_RE.search(low):
         return BOILER, "comments_closed"
     if n <= 25 and R.COMMENT_PROMPT_RE.match(t):
         return BOILER, "comment_prompt"
     if n <= 40:
-        for rx in R.SYNDICATION_RES:
-            if rx.search(t):
+        for rx in R.SYNDICATION_LOWER_RES:
+            if rx.search(low):
                 return META, "syndication_notice"
-        rights = R.RIGHTS_RE.search(t)
+        rights = R.RIGHTS_RE.search(low)
         # a bare "© Agency" is a photo credit; "© 2024 X. All rights reserved" is a rights notice
         if rights and (
             rights.group() != "©" or n > 12 or parse_date(t) or re.search(r"\b(?:19|20)\d\d\b", t)
@@ -198,17 +199,14 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
             return BOILER, "rights_notice"
     if n <= 30 and R.PHOTO_CREDIT_RE.match(t):
         return META, "image_credit"
-    byline = R.BYLINE_RE.match(t) if n <= 14 else None
-    if byline and split_authors(byline.group("names")):
-        # before the agency rule: "By John Roe, Reuters" is a byline, not a photo credit
-        return META, "byline"
-    if n <= 15 and R.PHOTO_AGENCY_RE.search(t) and t[-1] not in ".!?":
+    # "By John Roe, Reuters" names an agency too, but is a byline, not a photo credit
+    if n <= 15 and R.PHOTO_AGENCY_RE.search(t) and t[-1] not in ".!?" and not _is_byline(t, n):
         return META, "image_credit"
     if n <= 8 and R.LOGIN_RE.match(t):
         return BOILER, "login"
-    if n <= 25 and R.NEWSLETTER_RE.search(t):
+    if n <= 25 and R.NEWSLETTER_RE.search(low):
         return BOILER, "newsletter"
-    if n <= 30 and R.DONATION_HINT_RE.search(t) and R.DONATION_RE.search(t):
+    if n <= 30 and R.DONATION_HINT_RE.search(low) and R.DONATION_RE.search(low):
         return BOILER, "donation_appeal"
     if n <= 20 and R.SHARE_RE.match(t):
         return BOILER, "share"
@@ -238,7 +236,14 @@ def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[st
         return BOILER, "contact"
     if n <= 40 and _TAGS_RE.match(t) and (":" in t or n <= 2):
         return BOILER, "tags"
+    if _is_byline(t, n):
+        return META, "byline"
     return None
+
+
+def _is_byline(text: str, words: int) -> bool:
+    m = R.BYLINE_RE.match(text) if words <= 14 else None
+    return bool(m and split_authors(m.group("names")))
 
 
 def _is_list_item(text: str) -> bool:

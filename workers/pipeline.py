@@ -24,7 +24,7 @@ log = logging.getLogger("newswatch.pipeline")
 # Statuses worth a retry later rather than a permanent failure.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol"}
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 6  # above the task retries (4), so only crashes and hard kills reach it
 
 
 class TransientError(Exception):
@@ -82,6 +82,16 @@ def mark_failed(engine: Engine, article_id: int, reason: str) -> None:
         )
 
 
+def count_attempt(engine: Engine, article_id: int) -> int:
+    """Record one more attempt at an article in its own transaction; returns the new count."""
+    with session_scope(engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            update(Article).where(Article.id == article_id).values(attempts=Article.attempts + 1)
+        )
+        article = session.get(Article, article_id)
+        return article.attempts if article else 0
+
+
 def fetch_and_clean(
     engine: Engine, article_id: int, *, client: Any, outlets: dict[str, Any]
 ) -> tuple[Article, Any, CleanArticle] | ProcessOutcome:
@@ -93,6 +103,12 @@ def fetch_and_clean(
     if article.status in ("stored", "failed"):
         # A redelivered task (acks_late) for work already done: nothing to do.
         return ProcessOutcome(article_id, "skipped", error=f"already {article.status}")
+    if count_attempt(engine, article_id) > MAX_ATTEMPTS:
+        # A page that killed its worker (hard time limit, OOM) comes back on redelivery;
+        # the counter, committed before any work, stops it from looping for ever.
+        reason = f"gave up after {MAX_ATTEMPTS} attempts (time limit or crash while processing)"
+        mark_failed(engine, article_id, reason)
+        return ProcessOutcome(article_id, "failed", error=reason)
     outlet = outlets.get(article.outlet_id)
     try:
         response = client.get(article.url, purpose="page")
@@ -137,7 +153,6 @@ def store_clean_article(
     current.raw_page = zlib.compress(raw, 6)
     current.raw_content_type = content_type
     current.fetched_at = now
-    current.attempts += 1
     result = apply_dedup(
         session,
         article=current,

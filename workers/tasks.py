@@ -9,6 +9,9 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+# Imported here, in the worker's main process, so pool children inherit the extractor and the
+# pipeline instead of paying seconds of imports on their first task.
+from workers import pipeline as _pipeline  # noqa: F401
 from workers import runtime
 from workers.settings import get_settings
 
