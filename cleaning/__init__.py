@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
+import zlib
 
 import py3langid
 
@@ -14,6 +14,7 @@ from cleaning.types import CleanArticle, CleanComment, RemovedText
 __all__ = ["CleanArticle", "CleanComment", "OutletRules", "RemovedText", "clean", "detect_language"]
 
 MAX_TEXT_CHARS = 2_000_000
+MAX_GUNZIP_BYTES = 32 * 1024 * 1024  # a .gz input larger than this once unpacked is cut
 
 
 def detect_language(text: str, fallback: str | None = None) -> str | None:
@@ -25,9 +26,16 @@ def detect_language(text: str, fallback: str | None = None) -> str | None:
     return str(lang) or fallback
 
 
+def _gunzip_bounded(content: bytes, limit: int = MAX_GUNZIP_BYTES) -> bytes:
+    """Decompress a gzip file given as content, stopping at `limit` bytes (no gzip bombs)."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = decompressor.decompress(content, limit)
+    return out[:limit]
+
+
 def _decode(content: bytes) -> str:
     if content[:2] == b"\x1f\x8b":
-        content = gzip.decompress(content)
+        content = _gunzip_bounded(content)
     for enc in ("utf-8", "cp1251", "latin-1"):
         try:
             return content.decode(enc)
@@ -45,7 +53,7 @@ def clean(
     in the body or the comments is in `removed` with the rule that removed it.
     """
     if isinstance(content, bytes) and content[:2] == b"\x1f\x8b":
-        content = gzip.decompress(content)
+        content = _gunzip_bounded(content)
     if H.looks_like_html(content):
         return _clean_html(content, url, outlet)
     text = _decode(content) if isinstance(content, bytes) else content

@@ -184,7 +184,8 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
         # the page names itself: the headline is the <title> without that name at either end
         tt_main = _strip_site(tt, site) or tt_main
     # what may be the site's name: og:site_name, or what the <title> has beside the headline
-    site_norms = {T.normalize(x) for x in (tt_parts[0], tt_parts[-1]) if x is not tt_main}
+    ends = (tt_parts[0], tt_parts[-1]) if tt_parts else ()  # a page may have no <title> at all
+    site_norms = {T.normalize(x) for x in ends if x is not tt_main}
     site_norms.discard(T.normalize(tt_main))
     site_norms.add(site)
     site_norms.discard("")

@@ -188,3 +188,23 @@ def test_author_lists_are_clean():
     assert split_authors("By Jane Doe and John Roe") == ["Jane Doe", "John Roe"]
     assert split_authors("Von Klara Becker, Korrespondentin") == ["Klara Becker"]
     assert split_authors("Анна Петрова и Иван Сидоров") == ["Анна Петрова", "Иван Сидоров"]
+
+
+def test_gzip_input_is_unpacked_with_a_bound():
+    import gzip
+
+    from cleaning import MAX_GUNZIP_BYTES, _gunzip_bounded
+
+    bomb = gzip.compress(b"a" * (MAX_GUNZIP_BYTES * 4))
+    assert len(_gunzip_bounded(bomb)) == MAX_GUNZIP_BYTES
+    small = gzip.compress("Ein Artikel über Sarmat.".encode())
+    assert _gunzip_bounded(small).decode() == "Ein Artikel über Sarmat."
+
+
+def test_page_without_title_element_is_cleaned():
+    got = clean(
+        "<html><body><article><p>"
+        + "Troops moved to the border overnight. " * 30
+        + "</p></article></body></html>"
+    )
+    assert "Troops moved to the border" in got.body
