@@ -77,7 +77,6 @@ def create_app(settings: Settings | None = None) -> Celery:
     # include: every worker registers the health probe task, however it was started.
     app = Celery("newswatch", include=["workers.tasks", "workers.health"])
     app.conf.update(build_config(settings))
-    app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     return app
 
 

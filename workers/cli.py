@@ -50,6 +50,12 @@ def _fail(message: str, code: int = 2) -> None:
 # ---------------------------------------------------------------- service processes
 
 
+# Beat keeps its schedule in memory: the default shelve file is pickle-based and two beats
+# started by mistake would corrupt it. Missing a period at restart is harmless, because
+# dispatch claims feeds in the database and alerts are idempotent.
+MEMORY_SCHEDULER = "celery.beat:Scheduler"
+
+
 def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: str) -> list[str]:
     settings = get_settings()
     if beat and settings.metrics_dir:
@@ -71,7 +77,7 @@ def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: 
         "-E",
     ]
     if beat:
-        argv += ["-B", "--schedule", str(settings.data_dir / "celerybeat-schedule")]
+        argv += ["-B", "--scheduler", MEMORY_SCHEDULER]
     return argv
 
 
@@ -128,15 +134,7 @@ def beat(loglevel: str = "INFO") -> None:
     settings = get_settings()
     setup_logging(json_logs=settings.log_json, level=loglevel)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    celery_app.start(
-        [
-            "beat",
-            "--loglevel",
-            loglevel,
-            "--schedule",
-            str(settings.data_dir / "celerybeat-schedule"),
-        ]
-    )
+    celery_app.start(["beat", "--loglevel", loglevel, "--scheduler", MEMORY_SCHEDULER])
 
 
 @app.command()

@@ -6,8 +6,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 # Imported here, in the worker's main process, so pool children inherit the extractor and the
 # pipeline instead of paying seconds of imports on their first task.
@@ -58,7 +58,27 @@ def poll_feed(self: Any, feed_id: int) -> dict[str, Any]:
     return {"feed_id": feed_id, "outcome": outcome.outcome, "new": len(outcome.new_article_ids)}
 
 
-@shared_task(name="newswatch.process_article", bind=True, ignore_result=True, max_retries=4)
+class ArticleTask(Task):  # type: ignore[misc]
+    """process_article's base: a hard time limit kills the child, so the parent records why."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Called in the worker's main process on a hard time limit (the child is gone); without
+        # this the article would stay pending, since a timed-out task is not redelivered.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            from workers.pipeline import mark_failed
+
+            mark_failed(
+                runtime.get_engine(),
+                int(args[0]),
+                f"time limit exceeded ({exc}): page too slow to process",
+            )
+
+
+@shared_task(
+    name="newswatch.process_article", bind=True, base=ArticleTask, ignore_result=True, max_retries=4
+)
 def process_article(self: Any, article_id: int) -> dict[str, Any]:
     from workers.pipeline import TransientError, mark_failed
     from workers.pipeline import process_article as process
