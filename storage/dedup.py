@@ -29,6 +29,12 @@ STORY_BAND_OFFSET = 1000  # story bands share the lsh_buckets table with the bod
 # of a few days of articles however large the body index grows.
 STORY_KEY_MIN = mh.band_range(STORY_BAND_OFFSET, 1)[0]
 MAX_CANDIDATES = 200
+# Texts compared exactly per article at most: candidates come best estimate first, so a true
+# copy is among the first few; the cap bounds the work when many same-topic articles sit
+# just under the bar.
+MAX_EXACT_CHECKS = 8
+# lead_tokens reads at most this much of a body, so candidates load no more than that.
+LEAD_CHARS = 20_000
 # One cluster-wide lock serialises the few milliseconds of dedup per article on PostgreSQL,
 # so every article sees all committed ones and copy links never race into cycles.
 # SQLite gets the same order from BEGIN IMMEDIATE.
@@ -299,6 +305,15 @@ def ensure_article(
     return session.exec(select(Article).where(Article.url_hash == url_key)).one()
 
 
+def _outlets_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Article.id, Article.outlet_id).where(Article.id.in_(list(ids)))  # type: ignore[union-attr,call-overload]
+    ).all()
+    return {int(r[0]): r[1] for r in rows}
+
+
 def _root(session: Session, a: Article) -> Article:
     if a.copy_of_id is None:
         return a
@@ -357,13 +372,59 @@ def _relink(
     return [old_root.id, *moved]
 
 
-def _story_candidates(
-    session: Session, article: Article, lead_sig: np.ndarray, when: datetime
-) -> list[Article]:
-    ids = story_index_lookup(session, lead_sig, _day(when), exclude=article.id or 0)
+@dataclass(frozen=True)
+class _Candidate:
+    """The few columns dedup compares on; the full row is loaded only for the one that matches."""
+
+    id: int
+    outlet_id: str
+    first_seen_at: datetime
+    story_id: int | None
+    title: str | None
+    text: str  # the body, or its first LEAD_CHARS for story candidates
+
+    def lead(self) -> frozenset[str]:
+        return mh.lead_tokens(self.title, self.text)
+
+
+def _candidates(
+    session: Session, ids: Sequence[int], *, text_chars: int | None
+) -> list[_Candidate]:
+    """Candidate rows by id, in the order of ids, without the raw page and other large columns."""
     if not ids:
         return []
-    return list(session.exec(select(Article).where(Article.id.in_(ids))).all())  # type: ignore[union-attr]
+    body: Any = Article.body
+    if text_chars is not None:
+        body = func.substr(Article.body, 1, text_chars)
+    rows = session.execute(
+        select(  # type: ignore[call-overload]
+            Article.id,
+            Article.outlet_id,
+            Article.first_seen_at,
+            Article.story_id,
+            Article.title,
+            body,
+        ).where(Article.id.in_(list(ids)))  # type: ignore[union-attr]
+    ).all()
+    by_id = {
+        int(r[0]): _Candidate(int(r[0]), r[1], _aware(r[2]), r[3], r[4], r[5] or "") for r in rows
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value  # SQLite reads naive
+
+
+def _story_candidates(
+    session: Session, article: Article, lead_sig: np.ndarray, when: datetime
+) -> list[_Candidate]:
+    ids = story_index_lookup(session, lead_sig, _day(when), exclude=article.id or 0)
+    return _candidates(session, ids, text_chars=LEAD_CHARS)
+
+
+def _cand_order(c: _Candidate) -> tuple[datetime, int]:
+    return (c.first_seen_at, c.id)
 
 
 def apply_dedup(
@@ -479,37 +540,57 @@ def apply_dedup(
     if match is None and sig is not None:
         floor = min(threshold, SYNDICATED_THRESHOLD) if syndicated_from else threshold
         floor -= EXACT_CHECK_MARGIN
-        for cand_id, s in index_lookup(session, sig, exclude=article.id, threshold=floor):
-            cand = session.get(Article, cand_id)
-            if cand is None:
+        scored = index_lookup(session, sig, exclude=article.id, threshold=floor)
+        # Best estimates first; only the first few near the bar are settled on their texts.
+        near_bar = [cid for cid, s in scored if s < threshold][:MAX_EXACT_CHECKS]
+        texts = {c.id: c for c in _candidates(session, near_bar, text_chars=None)}
+        outlets = _outlets_of(session, [cid for cid, _ in scored])
+        own_shingles: set[bytes] | None = None
+        for cand_id, s in scored:
+            if cand_id not in outlets:
                 continue
-            if s < threshold and cand.body:
+            cand = texts.get(cand_id)
+            if s < threshold and cand is not None and cand.text:
                 # Near the bar the estimate's noise (±0.05) decides; the texts settle it.
-                s = mh.exact_similarity(body, cand.body)
+                if own_shingles is None:
+                    own_shingles = mh.shingle_set(body)
+                s = mh.set_similarity(own_shingles, mh.shingle_set(cand.text))
+            outlet_id = outlets[cand_id]
             named = s >= SYNDICATED_THRESHOLD and outlet_named(
-                cand.outlet_id, syndicated_from, outlet_aliases
+                outlet_id, syndicated_from, outlet_aliases
             )
             if s >= threshold or named:
-                match, sim, kind = cand, s, "near"
-                break
-    story_cands: list[Article] = []
+                match = session.get(Article, cand_id)
+                if match is not None:
+                    sim, kind = s, "near"
+                    break
+    story_cands: list[_Candidate] = []
     if match is None and sig is not None and syndicated_from and lead_sig is not None:
         # A cut-down syndicated copy may miss the body LSH; the story index still finds it.
         story_cands = _story_candidates(session, article, lead_sig, when)
-        sigs = {
-            r[0]: mh.from_bytes(r[1])
-            for r in session.execute(
-                select(_SIG.c.article_id, _SIG.c.signature).where(
-                    _SIG.c.article_id.in_([c.id for c in story_cands])
-                )
-            ).all()
-        }
-        for cand in sorted(story_cands, key=_order_key):
-            if cand.id in sigs and outlet_named(cand.outlet_id, syndicated_from, outlet_aliases):
+        named_cands = [
+            c for c in story_cands if outlet_named(c.outlet_id, syndicated_from, outlet_aliases)
+        ]
+        sigs = (
+            {
+                r[0]: mh.from_bytes(r[1])
+                for r in session.execute(
+                    select(_SIG.c.article_id, _SIG.c.signature).where(
+                        _SIG.c.article_id.in_([c.id for c in named_cands])
+                    )
+                ).all()
+            }
+            if named_cands
+            else {}
+        )
+        for cand in sorted(named_cands, key=_cand_order):
+            if cand.id in sigs:
                 s = mh.similarity(sig, sigs[cand.id])
                 if s >= SYNDICATED_THRESHOLD:
-                    match, sim, kind = cand, s, "near"
-                    break
+                    match = session.get(Article, cand.id)
+                    if match is not None:
+                        sim, kind = s, "near"
+                        break
 
     relinked: list[int] = []
     copy_of: int | None = None
@@ -556,9 +637,9 @@ def apply_dedup(
         if lead_sig is not None:
             cands = story_cands or _story_candidates(session, article, lead_sig, when)
             for cand in cands:
-                if cand.story_id is None or not cand.body:
+                if cand.story_id is None or not cand.text:
                     continue
-                s = mh.jaccard(lead, mh.lead_tokens(cand.title, cand.body))
+                s = mh.jaccard(lead, cand.lead())
                 if s >= STORY_THRESHOLD and (
                     best is None or (s, -cand.story_id) > (best[0], -best[1])
                 ):

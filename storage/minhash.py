@@ -130,7 +130,16 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 def exact_similarity(a: str, b: str) -> float:
     """The resemblance that `similarity` estimates, computed on the texts themselves."""
-    sa, sb = shingles(words(a)), shingles(words(b))
+    return set_similarity(shingle_set(a), shingle_set(b))
+
+
+def shingle_set(text: str) -> set[bytes]:
+    """The shingles a body signature is built from (reusable across several comparisons)."""
+    return shingles(words(text))
+
+
+def set_similarity(sa: set[bytes], sb: set[bytes]) -> float:
+    """max(Jaccard, containment) of two shingle sets, as `similarity` estimates it."""
     if not sa or not sb:
         return 0.0
     inter = len(sa & sb)

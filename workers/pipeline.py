@@ -82,33 +82,42 @@ def mark_failed(engine: Engine, article_id: int, reason: str) -> None:
         )
 
 
-def count_attempt(engine: Engine, article_id: int) -> int:
-    """Record one more attempt at an article in its own transaction; returns the new count."""
+def begin_attempt(engine: Engine, article_id: int) -> Article | ProcessOutcome:
+    """Count one more attempt at a pending article and load it, in one committed statement.
+
+    The counter is committed before any work, so a page that kills its worker (hard time
+    limit, OOM) and comes back on redelivery cannot loop for ever.
+    """
     with session_scope(engine) as session:
-        session.exec(  # type: ignore[call-overload]
-            update(Article).where(Article.id == article_id).values(attempts=Article.attempts + 1)
-        )
-        article = session.get(Article, article_id)
-        return article.attempts if article else 0
+        article = session.execute(
+            update(Article)
+            .where(Article.id == article_id, Article.status == "pending")  # type: ignore[arg-type]
+            .values(attempts=Article.attempts + 1)
+            .returning(Article)
+        ).scalar_one_or_none()
+        if article is None:
+            current = session.execute(
+                select(Article.status).where(Article.id == article_id)  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+    if article is None:
+        if current is None:
+            return ProcessOutcome(article_id, "skipped", error="no such article")
+        # A redelivered task (acks_late) for work already done: nothing to do.
+        return ProcessOutcome(article_id, "skipped", error=f"already {current}")
+    if article.attempts > MAX_ATTEMPTS:
+        reason = f"gave up after {MAX_ATTEMPTS} attempts (time limit or crash while processing)"
+        mark_failed(engine, article_id, reason)
+        return ProcessOutcome(article_id, "failed", error=reason)
+    return article
 
 
 def fetch_and_clean(
     engine: Engine, article_id: int, *, client: Any, outlets: dict[str, Any]
 ) -> tuple[Article, Any, CleanArticle] | ProcessOutcome:
     """Fetch and clean outside any transaction, so slow pages never hold a database lock."""
-    with Session(engine, expire_on_commit=False) as session:
-        article = session.get(Article, article_id)
-    if article is None:
-        return ProcessOutcome(article_id, "skipped", error="no such article")
-    if article.status in ("stored", "failed"):
-        # A redelivered task (acks_late) for work already done: nothing to do.
-        return ProcessOutcome(article_id, "skipped", error=f"already {article.status}")
-    if count_attempt(engine, article_id) > MAX_ATTEMPTS:
-        # A page that killed its worker (hard time limit, OOM) comes back on redelivery;
-        # the counter, committed before any work, stops it from looping for ever.
-        reason = f"gave up after {MAX_ATTEMPTS} attempts (time limit or crash while processing)"
-        mark_failed(engine, article_id, reason)
-        return ProcessOutcome(article_id, "failed", error=reason)
+    article = begin_attempt(engine, article_id)
+    if isinstance(article, ProcessOutcome):
+        return article
     outlet = outlets.get(article.outlet_id)
     try:
         response = client.get(article.url, purpose="page")
@@ -144,6 +153,8 @@ def store_clean_article(
 
     current = session.get(Article, article.id)
     assert current is not None
+    # Children exist only if an earlier transaction stored this article (a crash rolls back).
+    had_children = current.stored_at is not None
     current.authors = list(cleaned.authors)
     current.published = parse_iso(cleaned.published) or current.published or current.feed_published
     current.published_raw = cleaned.published or current.published_raw
@@ -170,7 +181,7 @@ def store_clean_article(
     current.error = None
     current.stored_at = current.stored_at or now
     session.add(current)
-    replace_children(session, current.id or 0, cleaned)
+    replace_children(session, current.id or 0, cleaned, replace=had_children)
     mentions: list[str] = []
     if watches:
         from alerts.service import record_mentions
@@ -190,10 +201,16 @@ def store_clean_article(
     )
 
 
-def replace_children(session: Session, article_id: int, cleaned: CleanArticle) -> None:
-    """Comments and removed spans mirror the latest cleaning; positions make rewrites idempotent."""
-    session.exec(delete(Comment).where(Comment.article_id == article_id))  # type: ignore[call-overload,arg-type]
-    session.exec(delete(RemovedSpan).where(RemovedSpan.article_id == article_id))  # type: ignore[call-overload,arg-type]
+def replace_children(
+    session: Session, article_id: int, cleaned: CleanArticle, *, replace: bool = True
+) -> None:
+    """Comments and removed spans mirror the latest cleaning; positions make rewrites idempotent.
+
+    `replace=False` skips deleting the old rows, for an article stored for the first time.
+    """
+    if replace:
+        session.exec(delete(Comment).where(Comment.article_id == article_id))  # type: ignore[call-overload,arg-type]
+        session.exec(delete(RemovedSpan).where(RemovedSpan.article_id == article_id))  # type: ignore[call-overload,arg-type]
     if cleaned.comments:
         session.exec(  # type: ignore[call-overload]
             insert_ignore(

@@ -199,8 +199,218 @@ COMMENT_LINES = {
         "Buena noticia, si realmente se cumple.",
     ],
 }
-NAME_FIRST = ["Anna", "Marek", "Laura", "Tomas", "Sofia", "Erik", "Ines", "Pavel", "Nora", "Luca"]
-NAME_LAST = ["Berg", "Novak", "Kowalski", "Lind", "Moreau", "Rossi", "Horvat", "Keller", "Dahl"]
+# Reporting sentences are composed from these slots, so two articles share the phrasing of
+# news prose, not whole sentences: distinct stories must not look like near copies to dedup.
+REPORT_TEMPLATES = [
+    "{person}, {role}, told reporters that the {adj_x} {noun} near {town} {vpast} {timex}.",
+    '"We {qverb} {qobj}," said {person}, {role}, adding that {clause}.',
+    "{count} {nouns} were {participle} near {town} {timex}, according to {source}.",
+    "In {town}, {clause}, while {clause2}.",
+    "{person} of the {org} argued that {clause}.",
+    "The {org} estimated the {noun} at {money}, {cmp} than {person_short} had forecast.",
+    "Records seen by {outlet_ref} show that {clause} as early as {month}.",
+    "{source_cap} said {clause}; {person_short} disputed that account {timex}.",
+    "By {month}, {count} {nouns} {vplural} {town}, up from {count2} a year earlier.",
+    "Residents of {town} said {clause}.",
+]
+ROLES = [
+    "a senior adviser to the ministry",
+    "the regional governor",
+    "a retired general",
+    "head of the procurement agency",
+    "a researcher at the institute for security studies",
+    "the committee's deputy chair",
+    "a spokeswoman for the coast guard",
+    "chief executive of a shipyard",
+    "an economist at the central bank",
+    "the mayor",
+    "a union representative",
+    "the navy's chief engineer",
+]
+ORGS = [
+    "audit office",
+    "defence committee",
+    "procurement agency",
+    "coast guard",
+    "chamber of commerce",
+    "border agency",
+    "finance ministry",
+    "port authority",
+    "energy regulator",
+    "veterans' association",
+    "institute for strategic studies",
+    "railway operator",
+]
+TOWNS = [
+    "Narva",
+    "Klaipėda",
+    "Gdańsk",
+    "Kotka",
+    "Tartu",
+    "Liepāja",
+    "Rostock",
+    "Turku",
+    "Daugavpils",
+    "Białystok",
+    "Constanța",
+    "Varna",
+    "Tromsø",
+    "Kirkenes",
+    "Pärnu",
+    "Oulu",
+    "Elbląg",
+    "Ventspils",
+    "Mikkeli",
+    "Šiauliai",
+]
+NOUNS = [
+    ("depot", "depots"),
+    ("radar station", "radar stations"),
+    ("supply contract", "contracts"),
+    ("training ground", "training grounds"),
+    ("pipeline", "pipelines"),
+    ("bridge", "bridges"),
+    ("fuel reserve", "fuel reserves"),
+    ("patrol vessel", "patrol vessels"),
+    ("air base", "air bases"),
+    ("cable", "cables"),
+    ("warehouse", "warehouses"),
+    ("checkpoint", "checkpoints"),
+    ("shelter", "shelters"),
+    ("rail link", "rail links"),
+]
+ADJ_X = [
+    "new",
+    "long-delayed",
+    "disputed",
+    "ageing",
+    "half-finished",
+    "costly",
+    "temporary",
+    "refurbished",
+    "underground",
+    "experimental",
+    "mobile",
+    "joint",
+]
+VPAST = [
+    "was closed",
+    "had been damaged",
+    "would be expanded",
+    "was inspected",
+    "failed a safety test",
+    "opened ahead of schedule",
+    "was sold to a private investor",
+    "ran out of spare parts",
+    "was put on standby",
+    "was moved further inland",
+]
+VPLURAL = ["operated near", "were registered in", "were stationed around", "served"]
+PARTICIPLE = ["inspected", "delivered", "decommissioned", "repaired", "ordered", "rebuilt"]
+QVERBS = [
+    "cannot wait for",
+    "have asked twice for",
+    "will not accept",
+    "need clarity on",
+    "are still waiting for",
+    "have already paid for",
+]
+QOBJ = [
+    "another study",
+    "the second tranche",
+    "a written guarantee",
+    "the missing parts",
+    "a proper timetable",
+    "an honest estimate",
+    "more inspectors",
+    "the final report",
+]
+CLAUSES = [
+    "the tender had been rewritten {k} times",
+    "local suppliers were shut out of the contract",
+    "the first shipment arrived with missing documentation",
+    "inspectors found cracks in {k} of the {count2} units",
+    "overtime costs had doubled since spring",
+    "the site had no backup power for {k} days",
+    "the contractor was owed {money}",
+    "fishermen reported unusual activity offshore",
+    "the schedule slipped after a dispute over land",
+    "two officials resigned over the handling of the case",
+    "the harbour was closed to civilian traffic for {k} hours",
+    "insurance premiums in the area had risen sharply",
+    "the plan relied on parts that are no longer made",
+    "volunteers had filled sandbags through the night",
+]
+SOURCES = [
+    "two officials familiar with the matter",
+    "a leaked memo",
+    "court filings",
+    "the local council",
+    "satellite images",
+    "freight records",
+    "a union statement",
+]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+CMPS = ["far more", "slightly more", "less", "twice as much"]
+OUTLET_REFS = ["this newspaper", "local broadcasters", "an investigative website", "reporters"]
+
+NAME_FIRST = [
+    "Anna",
+    "Marek",
+    "Laura",
+    "Tomas",
+    "Sofia",
+    "Erik",
+    "Ines",
+    "Pavel",
+    "Nora",
+    "Luca",
+    "Jonas",
+    "Maija",
+    "Kristjan",
+    "Agnieszka",
+    "Oskar",
+    "Elena",
+    "Dmitri",
+    "Ruta",
+    "Henrik",
+    "Clara",
+]
+NAME_LAST = [
+    "Berg",
+    "Novak",
+    "Kowalski",
+    "Lind",
+    "Moreau",
+    "Rossi",
+    "Horvat",
+    "Keller",
+    "Dahl",
+    "Tamm",
+    "Ozols",
+    "Petrauskas",
+    "Nieminen",
+    "Wiśniewska",
+    "Hansen",
+    "Popescu",
+    "Ivanova",
+    "Sepp",
+    "Lehmann",
+    "Virtanen",
+]
 OUTLET_WORDS = ["Herald", "Courier", "Observer", "Review", "Dispatch", "Monitor", "Ledger", "Post"]
 OUTLET_ADJ = ["Northern", "Eastern", "Baltic", "Continental", "Atlantic", "Danube", "Coastal"]
 
@@ -254,6 +464,40 @@ def _fill(template: str, rng: random.Random, ctx: dict[str, str]) -> str:
     return template.format(**values)
 
 
+def _report_sentence(rng: random.Random) -> str:
+    """One reporting sentence with its own people, places, figures and claims."""
+    noun, nouns = rng.choice(NOUNS)
+    person = f"{rng.choice(NAME_FIRST)} {rng.choice(NAME_LAST)}"
+    values = {
+        "person": person,
+        "person_short": person.split()[1],
+        "role": rng.choice(ROLES),
+        "org": rng.choice(ORGS),
+        "town": rng.choice(TOWNS),
+        "noun": noun,
+        "nouns": nouns,
+        "adj_x": rng.choice(ADJ_X),
+        "vpast": rng.choice(VPAST),
+        "vplural": rng.choice(VPLURAL),
+        "participle": rng.choice(PARTICIPLE),
+        "timex": rng.choice(WHEN),
+        "qverb": rng.choice(QVERBS),
+        "qobj": rng.choice(QOBJ),
+        "source": rng.choice(SOURCES),
+        "month": rng.choice(MONTHS),
+        "cmp": rng.choice(CMPS),
+        "outlet_ref": rng.choice(OUTLET_REFS),
+        "count": str(rng.randint(3, 90)),
+        "count2": str(rng.randint(2, 60)),
+        "money": f"{rng.randint(2, 950)} million euros",
+        "k": str(rng.randint(2, 9)),
+    }
+    values["source_cap"] = values["source"][:1].upper() + values["source"][1:]
+    values["clause"] = rng.choice(CLAUSES).format(**values)
+    values["clause2"] = rng.choice(CLAUSES).format(**values)
+    return rng.choice(REPORT_TEMPLATES).format(**values)
+
+
 def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
 
@@ -291,10 +535,12 @@ def synth_article(seed: int, index: int, number: int) -> DemoArticle:
                 f"{actor} {rng.choice(VERBS)} {topic} {rng.choice(WHEN)}, "
                 f"according to {rng.choice(['officials', 'a statement', 'local media', 'sources'])}."
             )
-        for _ in range(rng.randint(2, 3)):
+        if rng.random() < 0.35:  # stock background lines, as wire copy repeats them
             ctx["systems"] = rng.choice(SYSTEMS)
             ctx["place"] = rng.choice(PLACES)
             sentences.append(_fill(rng.choice(FOLLOWUPS), rng, ctx))
+        for _ in range(rng.randint(2, 4)):
+            sentences.append(_report_sentence(rng))
         paragraphs.append(" ".join(dict.fromkeys(sentences)))
     if rng.random() < 0.3:
         paragraphs.insert(rng.randint(2, len(paragraphs) - 1), f"## What comes next for {topic}")
