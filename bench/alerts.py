@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from scipy.special import pdtrc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -294,6 +295,11 @@ def _run_trial(det, st, series, times, m, a, b, post) -> None:
     first = [f for f in fires if s <= f <= s + dur + 1]
     b["detected"] = bool(first)
     b["delay"] = (first[0] - s) if first else None
+    # A ramp "of 5×" starts far below 5× (a 24 h one at 1.3×) and only runs at 5× usual later;
+    # this second delay counts from the first interval whose injected rate reaches 5× usual
+    # (the burst start for steps and decays), and is 0 when the alert came earlier.
+    at5 = np.nonzero(prof >= 5.0 - 1e-9)[0]
+    b["delay5"] = max(0, first[0] - s - int(at5[0])) if first and len(at5) else None
     b["fires"] = len([f for f in fires if s <= f <= s + dur + 6])
     b["escalations"] = escal
     # The clean replay was already alerting (or cooling down) on something real when the
@@ -426,6 +432,43 @@ def _recall(bursts: list[dict], raw: bool = False, **cond) -> tuple[float | None
     return sum(b["detected"] for b in sel) / len(sel), len(sel)
 
 
+def oracle_recall(
+    mult: float, dur: int, rate: float, alpha: float, trials: int = 2000, seed: int = 11
+) -> float:
+    """Recall of an oracle that knows each hour's true mean and sees pure Poisson counts.
+
+    The same windows (up to the burst length), per-window threshold, minimum extra and detection
+    deadline as the detector, with no day level, no overdispersion and no estimation error: an
+    upper bound for the synthetic backgrounds at this rate, all shapes pooled.
+    """
+    rng = np.random.default_rng(seed)
+    n = 24 * 28
+    mu = rate / 24 * _seasonality(n, START)
+    wins = [w for w in DetectorConfig().windows if w <= dur]
+    hits = 0
+    for k in range(trials):
+        shape = SHAPES[k % len(SHAPES)]
+        s = int(rng.integers(0, n - dur - 2))
+        extra = np.r_[(burst_profile(shape, mult, dur) - 1.0) * rate / 24, 0.0, 0.0]
+        m = mu[s : s + dur + 2]
+        x = rng.poisson(m + extra)
+        cx = np.r_[0, np.cumsum(x)]
+        cm = np.r_[0.0, np.cumsum(m)]
+        found = False
+        for end in range(1, dur + 3):
+            for w in wins:
+                if end - w < 0:
+                    continue
+                obs, exp = int(cx[end] - cx[end - w]), float(cm[end] - cm[end - w])
+                if obs - exp >= 3.0 and float(pdtrc(obs - 1, exp)) < alpha:
+                    found = True
+                    break
+            if found:
+                break
+        hits += found
+    return hits / trials
+
+
 def summarise(result: dict) -> dict:
     bursts = result["bursts"]
     targets = []
@@ -458,6 +501,14 @@ def summarise(result: dict) -> dict:
         "-",
         True,
     )
+    for rate in (20, 50):
+        add(
+            f"(info) Poisson oracle (true mean known) recall 3x over 6 h at {rate}/day",
+            oracle_recall(3, 6, rate, DetectorConfig().window_alpha(6)),
+            2000,
+            "-",
+            True,
+        )
     r, n = _recall(bursts, mult=3, dur=24)
     add("(info) recall 3x over 24 h, all backgrounds incl. 5/day", r, n, "-", True)
     r, n = _recall(bursts, mult=3, dur=6)
@@ -483,6 +534,51 @@ def summarise(result: dict) -> dict:
         "<= 3",
         p90 is not None and p90 <= 3,
     )
+    delays5 = [
+        b["delay5"]
+        for b in bursts
+        if b["detected"] and b["mult"] >= 5 and b["rate"] >= 20 and not b["busy"]
+    ]
+    med5 = float(np.median(delays5)) if delays5 else None
+    p905 = float(np.percentile(delays5, 90)) if delays5 else None
+    add(
+        "median delay from the first interval at >= 5x usual, >= 5x, >= 20/day",
+        med5,
+        len(delays5),
+        "<= 1",
+        med5 is not None and med5 <= 1,
+    )
+    add(
+        "p90 delay from the first interval at >= 5x usual, >= 5x, >= 20/day",
+        p905,
+        len(delays5),
+        "<= 3",
+        p905 is not None and p905 <= 3,
+    )
+    ramps = sorted(
+        {
+            (b["mult"], b["dur"])
+            for b in bursts
+            if b["shape"] == "ramp" and b["mult"] >= 5 and b["rate"] >= 20 and b["detected"]
+        }
+    )
+    no_ramp = [
+        b["delay"]
+        for b in bursts
+        if b["detected"]
+        and b["mult"] >= 5
+        and b["rate"] >= 20
+        and not b["busy"]
+        and b["shape"] != "ramp"
+    ]
+    if ramps and no_ramp:
+        add(
+            "(info) p90 delay from burst start, steps and decays only, >= 5x, >= 20/day",
+            float(np.percentile(no_ramp, 90)),
+            len(no_ramp),
+            "-",
+            True,
+        )
     delays_all = [b["delay"] for b in bursts if b["detected"] and b["mult"] >= 5 and not b["busy"]]
     med_a = float(np.median(delays_all)) if delays_all else None
     p90_a = float(np.percentile(delays_all, 90)) if delays_all else None
@@ -572,11 +668,11 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
     out.append("|---|---:|" + "---:|" * len(DURATIONS))
     for shape in SHAPES:
         for mult in MULTS:
-            cells = []
+            by_len: list[str] = []
             for d in DURATIONS:
                 r, _ = _recall(result["bursts"], shape=shape, mult=mult, dur=d)
-                cells.append("-" if r is None else f"{r:.2f}")
-            out.append(f"| {shape} | {mult}× | " + " | ".join(cells) + " |")
+                by_len.append("-" if r is None else f"{r:.2f}")
+            out.append(f"| {shape} | {mult}× | " + " | ".join(by_len) + " |")
     out += ["", "| target | value | n | goal | met |", "|---|---:|---:|---|---|"]
     for t in summary["targets"]:
         v = (
@@ -590,7 +686,18 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
     out += [
         "",
         "Delay = intervals between the close of the burst's first interval and the alert "
-        "(0 = alerted at the end of the first burst hour).",
+        "(0 = alerted at the end of the first burst hour). A ramp 'of 5×' is normalised to a "
+        "mean of 5× over its length, so it starts far below 5× (a 24 h ramp at 1.3×, a 12 h one "
+        "at 1.6×) and only runs at 5× usual after about half its length; the rows 'from the "
+        "first interval at >= 5x usual' count its delay from that interval instead (identical "
+        "to the plain delay for steps and decays; 0 if the alert came earlier). Both are "
+        "reported; the plain one, measured from the ramp's first hour, is the stricter.",
+        "",
+        "The Poisson oracle rows bound what any detector can reach on these bursts with this "
+        "false-alert budget: it knows every hour's true mean, sees pure Poisson counts (no "
+        "day level, no overdispersion, no estimation) and uses the same windows, threshold, "
+        "minimum extra and deadline. At 20/day it stays near 0.59 for 3× over 6 h, so the "
+        "pooled ≥ 20/day target of 0.6 rests on the 50/day backgrounds.",
         "",
         f"Evaluating 1,000 watches for one interval (JSON state load + step + dump): "
         f"{timing['watches_1000_s'] * 1000:.0f} ms "

@@ -80,3 +80,14 @@ def test_per_window_thresholds_are_used_and_scaled_by_sensitivity() -> None:
     loose = DetectorConfig(windows=(1, 6), window_alphas=(1e-6, 1e-3), sensitivity=2.0)
     assert math.isclose(loose.window_alpha(6), 1e-2)
     assert DetectorConfig().window_alpha(3) == DetectorConfig().alpha
+
+
+def test_calibrated_window_thresholds_fall_back_when_windows_change() -> None:
+    cfg = DetectorConfig()
+    assert len(cfg.window_alphas) == len(cfg.windows)
+    # The long windows carry the larger calibrated budget.
+    assert cfg.window_alpha(24) > cfg.window_alpha(1)
+    # Custom windows without matching thresholds use the single alpha, not a shifted entry.
+    custom = DetectorConfig(windows=(1, 24), alpha=3e-5)
+    assert custom.window_alpha(24) == 3e-5
+    assert custom.window_alpha(1) == 3e-5
