@@ -208,7 +208,9 @@ def run_config(
     if cfg["workers"]:
         for i in range(cfg["workers"]):
             procs[f"worker{i}"] = start(
-                ["worker", "--concurrency", "1"], env, data / f"worker{i}.log"
+                ["worker", "--concurrency", str(cfg.get("concurrency", 1))],
+                env,
+                data / f"worker{i}.log",
             )
         procs["beat"] = start(["beat"], env, data / "beat.log")
     else:

@@ -123,7 +123,8 @@ def _order_key(a: Article) -> tuple[datetime, int]:
 # ---------------------------------------------------------------- index I/O
 
 
-def _lock(session: Session) -> None:
+def lock_dedup(session: Session) -> None:
+    """Take the dedup lock for the rest of the transaction (PostgreSQL; SQLite needs none)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEDUP_LOCK_KEY})
 
@@ -439,6 +440,7 @@ def apply_dedup(
     threshold: float = DEFAULT_THRESHOLD,
     canonicalize: Any = None,
     outlet_aliases: Mapping[str, Sequence[str]] | None = None,
+    locked: bool = False,
 ) -> DedupResult:
     """Decide and record what an article is: new, a new version, or a copy; and its story.
 
@@ -446,13 +448,15 @@ def apply_dedup(
     title/body to the article: this function sets `title`, `body`, `body_hash`, `version`,
     `copy_of_id`, `copy_kind`, `similarity` and `story_id`. `canonicalize` is
     `sources.urls.canonical_url` (applied to `page_canonical_url`).
+    `locked=True` says the caller took `lock_dedup` and loaded the article after it.
     """
     assert article.id is not None, "flush the article first"
-    _lock(session)
-    # Another worker may have finished this very article while we waited for the lock.
-    # Only the columns dedup owns are reloaded: the caller's pending changes (published,
-    # authors, ...) survive.
-    session.refresh(article, attribute_names=_DEDUP_COLUMNS)
+    if not locked:
+        lock_dedup(session)
+        # Another worker may have finished this very article while we waited for the lock.
+        # Only the columns dedup owns are reloaded: the caller's pending changes (published,
+        # authors, ...) survive.
+        session.refresh(article, attribute_names=_DEDUP_COLUMNS)
     new_hash = body_hash(body)
 
     # (b) the page was seen before: a new version, or nothing new
@@ -628,8 +632,10 @@ def apply_dedup(
     else:
         sim_out = None
 
+    keys: list[int] = []
     if sig is not None:
-        index_insert(session, article.id, sig)
+        _driver_sql(session, _INSERT_SIG_SQL, (article.id, mh.to_bytes(sig)))
+        keys += body_keys(sig)
 
     # (e) story of an original: the closest recent coverage, else a new story
     if article.story_id is None:
@@ -646,6 +652,7 @@ def apply_dedup(
                     best = (s, cand.story_id)
         _join_story(session, article, best[1] if best else None, now)
     if article.copy_of_id is None and lead_sig is not None:
-        story_index_insert(session, article.id, lead_sig, _day(when))
+        keys += story_keys(lead_sig, _day(when))
+    _insert_keys(session, article.id, keys)  # body and story buckets in one batch
     session.flush()
     return DedupResult(kind, copy_of, sim_out, article.story_id, article.version, tuple(relinked))

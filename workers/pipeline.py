@@ -149,12 +149,15 @@ def store_clean_article(
 ) -> ProcessOutcome:
     """Write the cleaned article, its comments and removed spans, dedup links and mentions."""
     from sources.urls import canonical_url
-    from storage.dedup import apply_dedup
+    from storage.dedup import apply_dedup, lock_dedup
 
-    current = session.get(Article, article.id)
+    # Children first, outside the dedup lock's span. They exist only if an earlier transaction
+    # stored this article (a crash rolls back), so a first store has nothing to delete.
+    replace_children(session, article.id or 0, cleaned, replace=article.stored_at is not None)
+    lock_dedup(session)
+    # Loaded after the lock, so dedup sees what another worker may have just committed.
+    current = session.get(Article, article.id, populate_existing=True)
     assert current is not None
-    # Children exist only if an earlier transaction stored this article (a crash rolls back).
-    had_children = current.stored_at is not None
     current.authors = list(cleaned.authors)
     current.published = parse_iso(cleaned.published) or current.published or current.feed_published
     current.published_raw = cleaned.published or current.published_raw
@@ -173,6 +176,7 @@ def store_clean_article(
         page_canonical_url=cleaned.canonical_url,
         now=now,
         canonicalize=canonical_url,
+        locked=True,
     )
     # apply_dedup keeps the previous text as a version; the current text is always the new one.
     current.title = cleaned.title or current.feed_title
@@ -181,7 +185,6 @@ def store_clean_article(
     current.error = None
     current.stored_at = current.stored_at or now
     session.add(current)
-    replace_children(session, current.id or 0, cleaned, replace=had_children)
     mentions: list[str] = []
     if watches:
         from alerts.service import record_mentions
