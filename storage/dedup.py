@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -136,11 +137,32 @@ _LOOKUP_SQL = (
     'SELECT DISTINCT article_id FROM lsh_buckets WHERE "key" IN ({marks}) AND article_id <> ? '
     f"ORDER BY article_id DESC LIMIT {MAX_CANDIDATES}"
 )
-_INSERT_KEY_SQL = 'INSERT INTO lsh_buckets ("key", article_id) VALUES (?, ?) ON CONFLICT DO NOTHING'
+_INSERT_KEYS_SQL = (
+    'INSERT INTO lsh_buckets ("key", article_id) VALUES {rows} ON CONFLICT DO NOTHING'
+)
+_KEYS_PER_INSERT = 400  # 800 parameters: far below SQLite's and PostgreSQL's limits
 _INSERT_SIG_SQL = (
     "INSERT INTO minhash_signatures (article_id, signature) VALUES (?, ?) ON CONFLICT DO NOTHING"
 )
 _SIGS_SQL = "SELECT article_id, signature FROM minhash_signatures WHERE article_id IN ({marks})"
+# PostgreSQL variants take whole key lists as one array parameter: the statement text stays
+# the same whatever the number of keys, so psycopg parses and prepares it once per connection
+# instead of once per article (long IN lists are never cached).
+_PG_LOOKUP_SQL = (
+    'SELECT DISTINCT article_id FROM lsh_buckets WHERE "key" = ANY(%s::bigint[]) '
+    f"AND article_id <> %s ORDER BY article_id DESC LIMIT {MAX_CANDIDATES}"
+)
+_PG_INSERT_KEYS_SQL = (
+    'INSERT INTO lsh_buckets ("key", article_id) SELECT unnest(%s::bigint[]), %s '
+    "ON CONFLICT DO NOTHING"
+)
+_PG_SIGS_SQL = (
+    "SELECT article_id, signature FROM minhash_signatures WHERE article_id = ANY(%s::bigint[])"
+)
+
+
+def _is_pg(session: Session) -> bool:
+    return bool(session.connection().dialect.name == "postgresql")
 
 
 def _driver_sql(session: Session, sql: str, params: Any) -> Any:
@@ -160,13 +182,25 @@ def _lookup(session: Session, keys: Sequence[int], *, exclude: int) -> list[int]
     if not keys:
         return []
     # `key IN (...)` on the primary key: one index seek per key.
+    if _is_pg(session):
+        rows = session.connection().exec_driver_sql(_PG_LOOKUP_SQL, (list(keys), exclude))
+        return [r[0] for r in rows]
     sql = _LOOKUP_SQL.format(marks=_marks(len(keys)))
     return [r[0] for r in _driver_sql(session, sql, (*keys, exclude))]
 
 
 def _insert_keys(session: Session, article_id: int, keys: Sequence[int]) -> None:
-    if keys:
-        _driver_sql(session, _INSERT_KEY_SQL, [(k, article_id) for k in keys])
+    # One statement: an executemany would send one per key, and an article has ~70 keys
+    # (body and story bands).
+    if not keys:
+        return
+    if _is_pg(session):
+        session.connection().exec_driver_sql(_PG_INSERT_KEYS_SQL, (list(keys), article_id))
+        return
+    for start in range(0, len(keys), _KEYS_PER_INSERT):
+        chunk = keys[start : start + _KEYS_PER_INSERT]
+        sql = _INSERT_KEYS_SQL.format(rows=", ".join(["(?, ?)"] * len(chunk)))
+        _driver_sql(session, sql, tuple(v for k in chunk for v in (k, article_id)))
 
 
 def index_lookup(
@@ -176,7 +210,10 @@ def index_lookup(
     ids = _lookup(session, body_keys(sig), exclude=exclude)
     if not ids:
         return []
-    rows = _driver_sql(session, _SIGS_SQL.format(marks=_marks(len(ids))), tuple(ids))
+    if _is_pg(session):
+        rows = session.connection().exec_driver_sql(_PG_SIGS_SQL, (ids,))
+    else:
+        rows = _driver_sql(session, _SIGS_SQL.format(marks=_marks(len(ids))), tuple(ids))
     scored = [(aid, mh.similarity(sig, mh.from_bytes(bytes(blob)))) for aid, blob in rows]
     return sorted(((a, s) for a, s in scored if s >= threshold), key=lambda x: (-x[1], x[0]))
 
@@ -385,7 +422,14 @@ class _Candidate:
     text: str  # the body, or its first LEAD_CHARS for story candidates
 
     def lead(self) -> frozenset[str]:
-        return mh.lead_tokens(self.title, self.text)
+        return _lead_tokens(self.title, self.text)
+
+
+@lru_cache(maxsize=4096)
+def _lead_tokens(title: str | None, text: str) -> frozenset[str]:
+    # The same recent articles come back as story candidates of article after article; their
+    # leads are tokenised once per process (keyed on the text, so an edited article is redone).
+    return mh.lead_tokens(title, text)
 
 
 def _candidates(
