@@ -114,6 +114,26 @@ def outlets_by_id(settings: Settings | None = None) -> dict[str, Any]:
     return _outlets_by_id_cached(directory, checked[1])
 
 
+@lru_cache(maxsize=4)
+def _watches_cached(path: str, mtime_ns: int, size: int) -> list[Any]:
+    from alerts.watches import load_watches
+
+    return load_watches(Path(path))
+
+
+def current_watches(settings: Settings | None = None) -> list[Any]:
+    """The watches file, parsed again only when it changes (one stat per call)."""
+    settings = settings or get_settings()
+    path = settings.effective_watches_file
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return []
+    # A file rewritten within the same mtime tick is still caught by its size; `watches add`
+    # replaces the file atomically, so a reader never parses half of it.
+    return list(_watches_cached(str(path), st.st_mtime_ns, st.st_size))
+
+
 def reset() -> None:
     """Forget cached resources (tests change settings between runs)."""
     with _lock:
@@ -124,5 +144,6 @@ def reset() -> None:
                     close()
         _per_process.clear()
     _outlets_by_id_cached.cache_clear()
+    _watches_cached.cache_clear()
     _registry_checked.clear()
     get_settings.cache_clear()

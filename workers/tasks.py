@@ -202,10 +202,7 @@ def poll_config() -> Any:
 
 
 def current_watches() -> list[Any]:
-    from alerts.watches import load_watches
-
-    path = get_settings().effective_watches_file
-    return load_watches(path) if path.exists() else []
+    return runtime.current_watches()
 
 
 def _metrics() -> Any:
