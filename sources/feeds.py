@@ -147,6 +147,8 @@ def _clamp_date(parsed: Any, raw: str | None, now: datetime) -> tuple[datetime |
 
 
 # NUL, other C0 controls and lone surrogates (from `&#x0;`, `&#xD800;`) cannot be stored.
+# The same class as storage/text.py's: written twice on purpose, because sources/ and storage/
+# may import nothing of ours (DESIGN.md) and there is no shared package both may use.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 

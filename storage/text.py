@@ -7,7 +7,8 @@ from dataclasses import fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 # C0 controls except tab, newline and carriage return; DEL; and UTF-16 surrogates, which
-# PostgreSQL refuses and SQLite stores but cannot encode back to UTF-8.
+# PostgreSQL refuses and SQLite stores but cannot encode back to UTF-8. sources/feeds.py keeps
+# its own copy for feed text, because the folder rules forbid either importing the other.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 T = TypeVar("T")

@@ -1,15 +1,23 @@
-"""Throwaway real servers for tests: redis-server on a free port, started and stopped by the test run."""
+"""Throwaway real servers for tests: redis-server, and `newswatch` processes started and stopped."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# The same values as tests/conftest.py's, which imports this module (so it cannot import them).
+REPO = Path(__file__).resolve().parent.parent
+NEWSWATCH = str(Path(sys.executable).parent / "newswatch")
 
 
 def free_port() -> int:
@@ -95,3 +103,99 @@ def redis_server(**kw: object) -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
+
+
+# --- `newswatch` subprocesses ------------------------------------------------------------------
+
+
+def start_newswatch(
+    args: list[str], env: dict[str, str], log: Path, *, append: bool = False
+) -> subprocess.Popen[bytes]:
+    """`newswatch ARGS` in its own session, so that signals to its group reach its prefork
+    children too; stdout and stderr go to `log` (truncated unless `append`)."""
+    with log.open("ab" if append else "wb") as out:
+        # The child holds its own copy of the descriptor; the parent's closes with the block.
+        return subprocess.Popen(
+            [NEWSWATCH, *args],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(proc: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
+    """SIGTERM the process group, wait up to `timeout`, then SIGKILL it; strays are killed too."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # pool children left behind by a dead parent
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the main process, then the rest of its group (what an OOM kill of the unit does)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_for_output(
+    log: Path,
+    marker: str,
+    *,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Wait until `marker` appears in `log`; fail at once, with the log's end, if `proc` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if marker in text:
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: process exited {proc.returncode}\n{text[-4000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{text[-4000:]}")
+        time.sleep(0.5)
+
+
+class NewswatchProcess:
+    """A `newswatch` subprocess in its own session with its output appended to a log file."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, *, stop_timeout: float = 30.0
+    ) -> None:
+        self.args = args
+        self.log = log
+        self.stop_timeout = stop_timeout
+        self.popen = start_newswatch(args, env, log, append=True)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait_for_output(self, marker: str, *, timeout: float, what: str) -> None:
+        wait_for_output(self.log, marker, timeout=timeout, what=what, proc=self.popen)
+
+    def kill9(self) -> None:
+        kill_group(self.popen)
+
+    def stop(self) -> None:
+        stop_group(self.popen, timeout=self.stop_timeout)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -7,18 +7,17 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
-from sqlalchemy import func, or_
-from sqlmodel import Session, select
 
-from storage.models import Article, Comment, RemovedSpan
-from workers import runtime
-from workers.settings import get_settings
+if TYPE_CHECKING:
+    from storage.models import Article
+    from workers.settings import Settings
+
+# The database, settings, Celery and the pipeline are imported inside the commands that use
+# them: `newswatch --help` and quick commands must not pay for sqlmodel, trafilatura or scipy.
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="newswatch: news monitoring ingester."
@@ -38,8 +37,23 @@ err = Console(stderr=True)
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | json")]
 
 
+def get_settings() -> Settings:
+    """The process's settings (imported on first use: pydantic-settings is slow to load)."""
+    from workers.settings import get_settings as load
+
+    return load()
+
+
 def _engine() -> Any:
+    from workers import runtime
+
     return runtime.get_engine(get_settings())
+
+
+def _http_client() -> Any:
+    from workers import runtime
+
+    return runtime.get_http_client()
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -160,6 +174,8 @@ def poll(
 
 
 def _print_kv(title: str, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     for key, value in data.items():
         table.add_row(str(key), str(value))
@@ -181,6 +197,8 @@ def outlets_list(format: FormatOpt = "table") -> None:
             )
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(outlets)} outlets")
     for col in ("id", "name", "lang", "country", "feeds"):
         table.add_column(col)
@@ -199,10 +217,12 @@ def outlets_check() -> None:
 
 
 def _load_outlets_or_fail() -> list[Any]:
-    from sources.registry import OutletError
+    # Straight to the registry, as runtime.load_outlets does, without importing runtime's
+    # database modules: listing outlets should not pay for sqlmodel.
+    from sources.registry import OutletError, load_outlets
 
     try:
-        return runtime.load_outlets(get_settings())
+        return load_outlets(Path(get_settings().outlets_dir))
     except OutletError as exc:
         _fail(str(exc))
         raise
@@ -241,6 +261,10 @@ def articles_list(
     format: FormatOpt = "table",
 ) -> None:
     """Newest articles first; copies hidden unless --all."""
+    from sqlmodel import Session, select
+
+    from storage.models import Article
+
     with Session(_engine()) as session:
         q = select(Article).order_by(Article.id.desc()).limit(limit)  # type: ignore[union-attr]
         if outlet:
@@ -258,6 +282,8 @@ def _print_articles(rows: Any, format: str) -> None:
         for a in rows:
             typer.echo(json.dumps(_article_row(a), ensure_ascii=False))
         return
+    from rich.table import Table
+
     table = Table()
     for col in ("id", "outlet", "status", "published", "title"):
         table.add_column(col)
@@ -281,6 +307,11 @@ def articles_search(
     format: FormatOpt = "table",
 ) -> None:
     """Articles whose title or body contains every word (case-insensitive)."""
+    from sqlalchemy import func, or_
+    from sqlmodel import Session, select
+
+    from storage.models import Article
+
     with Session(_engine()) as session:
         q = (
             select(Article)
@@ -306,6 +337,10 @@ def articles_show(
     format: FormatOpt = "table",
 ) -> None:
     """One article with its comments, versions, copies and story."""
+    from sqlmodel import Session, select
+
+    from storage.models import Article, Comment, RemovedSpan
+
     with Session(_engine()) as session:
         article = session.get(Article, article_id)
         if article is None:
@@ -385,6 +420,10 @@ def articles_export(
         "story",
         "body",
     ]
+    from sqlmodel import Session, select
+
+    from storage.models import Article
+
     out = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
     count = 0
     try:
@@ -414,6 +453,11 @@ def reclean(
     outlet: Annotated[str | None, typer.Option(help="Only this outlet's articles.")] = None,
 ) -> None:
     """Re-run cleaning on stored raw pages after rules changed (no fetching)."""
+    from rich.progress import Progress
+    from sqlmodel import Session, select
+
+    from storage.models import Article
+    from workers import runtime
     from workers.pipeline import reclean_article
 
     engine = _engine()
@@ -487,7 +531,7 @@ def _register_extensions() -> None:
         ("workers.cli_clean", {}),
         (
             "workers.cli_feeds",
-            {"get_engine": _engine, "get_client": lambda: runtime.get_http_client()},
+            {"get_engine": _engine, "get_client": _http_client},
         ),
         ("workers.cli_stories", {"get_engine": _engine}),
         ("workers.cli_alerts", {"get_settings": get_settings, "get_engine": _engine}),

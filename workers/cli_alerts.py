@@ -11,16 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from alerts.backtest import BacktestError, read_series, run_backtest
-from alerts.watches import (
-    WatchError,
-    add_watch,
-    load_watches,
-    mute_watch,
-    parse_duration,
-    parse_watch,
-    remove_watch,
-)
+# The alerts modules (the detector loads scipy, watches load the database models) are imported
+# inside the commands, so that `newswatch --help` and unrelated commands start quickly.
 
 MAX_CSV_BYTES = 200 * 1024 * 1024
 FileOpt = Annotated[
@@ -67,6 +59,8 @@ def register(
         file: FileOpt = None,
     ) -> None:
         """Add a watch."""
+        from alerts.watches import WatchError, add_watch, parse_watch
+
         data: dict[str, Any] = {"id": watch_id, "terms": term, "sensitivity": sensitivity}
         if recipient:
             data["recipients"] = recipient
@@ -89,6 +83,8 @@ def register(
         format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
     ) -> None:
         """List watches."""
+        from alerts.watches import WatchError, load_watches
+
         try:
             specs = load_watches(watches_file(file))
         except WatchError as exc:
@@ -114,6 +110,8 @@ def register(
     @watches_app.command("remove")
     def watches_remove(watch_id: str, file: FileOpt = None) -> None:
         """Remove a watch (its past mentions and alerts stay in the database)."""
+        from alerts.watches import WatchError, remove_watch
+
         try:
             remove_watch(watches_file(file), watch_id)
         except WatchError as exc:
@@ -128,6 +126,8 @@ def register(
         file: FileOpt = None,
     ) -> None:
         """Mute a watch's emails for a while (alerts are still recorded)."""
+        from alerts.watches import WatchError, mute_watch, parse_duration
+
         try:
             until = None if off else datetime.now(UTC) + parse_duration(for_)
             mute_watch(watches_file(file), watch_id, until)
@@ -151,6 +151,8 @@ def register(
         sensitivity: Annotated[float, typer.Option(help="Watch sensitivity.")] = 1.0,
     ) -> None:
         """Replay a mention series; one JSON line per notification the live system would send."""
+        from alerts.backtest import BacktestError, read_series, run_backtest
+
         try:
             if str(csv_path) == "-":
                 text = sys.stdin.read(MAX_CSV_BYTES + 1)

@@ -10,8 +10,6 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cleaning import clean
-
 MAX_INPUT_BYTES = 50_000_000  # bounded reads: one page is never this big
 FORMATS = ("json", "jsonl", "text")
 
@@ -48,6 +46,10 @@ def read_input(path: Path) -> bytes:
 
 
 def result_dict(path: Path, url: str | None) -> dict[str, Any]:
+    # Imported here: the cleaner loads trafilatura and the language model, which the rest of
+    # the command line never needs.
+    from cleaning import clean
+
     article = clean(read_input(path), url=url)
     out = article.to_dict()
     out["source"] = str(path)

@@ -11,10 +11,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-
-from storage import feed_repo
-from storage.db import session_scope
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -27,6 +23,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def feed_status_rows(engine: Any) -> list[dict[str, Any]]:
     """One dict per feed: what `feeds status` shows (also its JSON output)."""
+    # Database modules load in the command, not at start-up (`newswatch --help` stays quick).
+    from storage import feed_repo
+    from storage.db import session_scope
+
     with session_scope(engine) as session:
         feeds = feed_repo.list_feeds(session)
         return [
@@ -77,6 +77,8 @@ def register(
         if format == "json":
             typer.echo(json.dumps(rows, ensure_ascii=False))
             return
+        from rich.table import Table
+
         table = Table(title=f"{len(rows)} feeds")
         for col in (
             "id",
@@ -111,6 +113,9 @@ def register(
     @feeds_app.command("enable")
     def enable(feed_id: int) -> None:
         """Bring a disabled feed back: errors cleared, polled at the next dispatch."""
+        from storage import feed_repo
+        from storage.db import session_scope
+
         with session_scope(get_engine()) as session:
             ok = feed_repo.enable_feed(session, feed_id=feed_id, now=datetime.now(UTC))
         if not ok:

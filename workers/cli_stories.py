@@ -7,12 +7,14 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlmodel import Session, col, select
 
-from storage.models import Article, ArticleVersion, Story
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from storage.models import Article
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -54,6 +56,11 @@ def _brief(a: Article) -> dict[str, Any]:
 
 def list_stories(session: Session, *, since: datetime, limit: int = 100) -> list[dict[str, Any]]:
     """Stories active since a time, newest first, with their articles, outlets and first publisher."""
+    # Database modules load on use, so that the command line starts quickly.
+    from sqlmodel import col, select
+
+    from storage.models import Article, Story
+
     stories = session.exec(
         select(Story)
         .where(Story.updated_at >= since)
@@ -89,6 +96,10 @@ def list_stories(session: Session, *, since: datetime, limit: int = 100) -> list
 
 def article_relations(session: Session, article_id: int) -> dict[str, Any]:
     """Versions, copy links and the story (with its articles) of one article."""
+    from sqlmodel import col, select
+
+    from storage.models import Article, ArticleVersion, Story
+
     a = session.get(Article, article_id)
     if a is None:
         return {}
@@ -163,6 +174,8 @@ def register(app: typer.Typer, *, get_engine: Callable[[], Any]) -> None:
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        from sqlmodel import Session
+
         with Session(get_engine()) as session:
             rows = list_stories(session, since=start, limit=limit)
         if format == "json":

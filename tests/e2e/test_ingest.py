@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,8 @@ from sources.registry import load_outlets
 from sources.urls import canonical_url
 from storage.db import make_engine
 from storage.models import Article, Comment, FeedEntry
-from tests.conftest import NEWSWATCH, REPO, run_cli, wait_for
+from tests.conftest import run_cli, wait_for
+from tests.servers import NewswatchProcess
 
 
 def expected_canonical_links(outlets_dir: Path) -> set[str]:
@@ -43,27 +41,6 @@ def stored_count(url: str) -> int:
             )
     finally:
         engine.dispose()
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [NEWSWATCH, *args],
-        env=env,
-        cwd=REPO,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def check_ingest(url: str, expected: set[str]) -> None:
@@ -90,8 +67,8 @@ def test_redis_broker_and_worker_ingest_everything_once(
     run_cli(["db", "upgrade"], env)
     expected = expected_canonical_links(Path(env["NEWSWATCH_OUTLETS_DIR"]))
     assert len(expected) >= 40
-    worker = start(["worker", "--concurrency", "2"], env, tmp_path / "worker.log")
-    beat = start(["beat"], env, tmp_path / "beat.log")
+    worker = NewswatchProcess(["worker", "--concurrency", "2"], env, tmp_path / "worker.log")
+    beat = NewswatchProcess(["beat"], env, tmp_path / "beat.log")
     try:
         wait_for(
             lambda: stored_count(database_url) >= len(expected),
@@ -99,11 +76,10 @@ def test_redis_broker_and_worker_ingest_everything_once(
             what="all articles stored",
         )
     finally:
-        stop(beat)
-        stop(worker)
+        beat.stop()
+        worker.stop()
     check_ingest(database_url, expected)
-    log = (tmp_path / "worker.log").read_text(errors="replace")
-    assert "newswatch.process_article" in log
+    assert "newswatch.process_article" in worker.text()
 
 
 @pytest.mark.slow
@@ -112,7 +88,7 @@ def test_embedded_default_run_ingests_with_no_servers(
 ) -> None:
     env = dict(nw_env)  # no broker, no database: kombu's SQLite transport and SQLite store
     expected = expected_canonical_links(Path(env["NEWSWATCH_OUTLETS_DIR"]))
-    service = start(["run", "--concurrency", "2"], env, tmp_path / "run.log")
+    service = NewswatchProcess(["run", "--concurrency", "2"], env, tmp_path / "run.log")
     db_url = f"sqlite:///{Path(env['NEWSWATCH_DATA_DIR']) / 'newswatch.db'}"
     try:
         wait_for(
@@ -124,7 +100,7 @@ def test_embedded_default_run_ingests_with_no_servers(
             what="all articles stored on the embedded default",
         )
     finally:
-        stop(service)
+        service.stop()
     check_ingest(db_url, expected)
     assert Path(env["NEWSWATCH_DATA_DIR"], "broker.db").exists()
 

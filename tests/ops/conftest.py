@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import create_all, make_engine
-from tests.conftest import NEWSWATCH, REPO, wait_for
-from tests.servers import RedisServer
+from tests.servers import RedisServer, start_newswatch, stop_group, wait_for_output
 
 REDIS_PASSWORD = "redis-Pw-7f3k2"  # noqa: S105 - a throwaway test secret we check never leaks
 FLOWER_AUTH = "ops:flower-Pw-9q1z"
@@ -41,24 +39,11 @@ def base_env(tmp: Path) -> dict[str, str]:
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [NEWSWATCH, *args],
-        env=env,
-        cwd=REPO,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return start_newswatch(args, env, log)
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_group(proc, timeout=20)
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +67,7 @@ def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     stack = Stack(redis, env, database_url, tmp, worker, log)
     try:
-        wait_for(lambda: b"ready" in log.read_bytes(), timeout=60, what="worker ready")
+        wait_for_output(log, "ready", timeout=60, what="worker ready", proc=worker)
         yield stack
     finally:
         stop_process(worker)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -20,8 +17,9 @@ from sqlmodel import Session, select
 
 from storage.db import make_engine
 from storage.models import Article
-from tests.conftest import NEWSWATCH, REPO, wait_for
+from tests.conftest import wait_for
 from tests.pgserver import PostgresServer, _as_postgres
+from tests.servers import NewswatchProcess
 
 # Short limits so faults resolve within seconds instead of the production hour. The soft limit
 # stays well above a cold pool child's first article (imports and first extraction took over
@@ -39,27 +37,8 @@ FAST_LIMITS = {
 }
 
 
-class Proc:
+class Proc(NewswatchProcess):
     """A newswatch subprocess in its own session, so a kill reaches its prefork children too."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args = args
-        self.log = log
-        self.popen = subprocess.Popen(
-            [NEWSWATCH, *args],
-            env=env,
-            cwd=REPO,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
 
     def children(self) -> list[int]:
         """Direct children (the prefork pool) read from /proc."""
@@ -68,30 +47,6 @@ class Proc:
         except OSError:
             return []
         return [int(p) for p in raw.split()]
-
-    def kill9(self) -> None:
-        """SIGKILL the main process, then the rest of its group (what an OOM kill of the unit does)."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-        self.popen.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self.alive():
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-                self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.pid, signal.SIGKILL)
-                self.popen.wait()
-            except ProcessLookupError:
-                pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, signal.SIGKILL)  # stray pool children of a killed parent
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 def busy_child(proc: Proc, *, timeout: float = 60) -> int:
