@@ -39,6 +39,11 @@ CONFIGS = {
         "label": "Redis + PostgreSQL, 2 worker processes (--concurrency 1 each)",
         "workers": 2,
     },
+    "distributed-2x2": {
+        "label": "Redis + PostgreSQL, 2 worker processes (--concurrency 2 each)",
+        "workers": 2,
+        "concurrency": 2,
+    },
     "distributed-1": {
         "label": "Redis + PostgreSQL, 1 worker process (--concurrency 1)",
         "workers": 1,
