@@ -192,6 +192,15 @@ def _when(dt: datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "time unknown"
 
 
+def _level_phrase(rule: str) -> str:
+    """What the decisive test compared against, in words."""
+    if rule == "nb-tail-level":
+        return "at the term's level of the hours just before the window"
+    if rule == "nb-tail-share":
+        return "at the term's long-run share"
+    return "under the usual level"
+
+
 def _why(note: dict) -> list[str]:
     if note.get("kind") == "resolved":
         return [
@@ -206,8 +215,9 @@ def _why(note: dict) -> list[str]:
         f"Baseline: the term's usual share of all ingested articles ({share:.3%}) over the "
         f"previous {note.get('baseline_days', 28)} days (the last day and past alerts left out),"
         f" times the articles ingested in the window.",
-        f"Test: {note.get('rule', 'nb-tail')} — probability of this many or more under the "
-        f"usual level {p_text} < threshold {note.get('threshold')}"
+        f"Test: {note.get('rule', 'nb-tail')} — probability of this many or more "
+        f"{_level_phrase(str(note.get('rule', 'nb-tail')))} {p_text} < threshold "
+        f"{note.get('threshold')}"
         f" (negative binomial, dispersion {note.get('dispersion', 0)}).",
     ]
     if note.get("outlets") is not None:

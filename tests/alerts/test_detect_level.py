@@ -37,18 +37,59 @@ def fired(notes: list[dict]) -> list[dict]:
     return [n for n in notes if n["kind"] == "fired"]
 
 
+BOTH_MUST_PASS = DetectorConfig(plain_alone=(0.0,) * 6, level_alone=(0.0,) * 6)
+
+
 def test_a_day_level_shift_does_not_fire_with_conditioning() -> None:
     # A month whose days vary in level, then the keyword's level creeps up day by day: no hour
-    # stands out from the hours before it, so there is no burst to report.
+    # stands out from the hours before it, so no hour-scale window may report a burst. Only
+    # once the term has run at about 3x its usual share for a whole day (Feb 8) does the
+    # day-long window report it, once, on the long-run share alone.
     rng = random.Random(21)
     levels = {d: math.exp(rng.gauss(0, 0.3)) for d in range(34)}
     levels.update({34: 1.4, 35: 1.8, 36: 2.2, 37: 2.6, 38: 3.0})
     series = leveled(39, levels, per_day=50, seed=22)
     plain = fired(replay(series, DetectorConfig(level_conditioning=False)))
-    conditioned = fired(replay(series, DetectorConfig()))
     late = [n for n in plain if n["time"] >= "2024-02-04"]
     assert late, "the test needs a level shift the unconditioned detector mistakes for a burst"
-    assert [n for n in conditioned if n["time"] >= "2024-02-04"] == []
+    assert min(n["window"] for n in late) <= 6
+    assert [n for n in fired(replay(series, BOTH_MUST_PASS)) if n["time"] >= "2024-02-04"] == []
+    conditioned = [n for n in fired(replay(series, DetectorConfig())) if n["time"] >= "2024-02-04"]
+    assert len(conditioned) == 1
+    day_long = conditioned[0]
+    assert day_long["time"] >= "2024-02-08" and day_long["window"] == 24
+    assert day_long["rule"] == "nb-tail-share"
+    assert day_long["observed"] >= 2.5 * day_long["expected"]
+    assert day_long["p_value"] < day_long["threshold"]
+
+
+def test_a_six_hour_rise_from_a_low_day_fires_on_the_conditioned_test() -> None:
+    # The keyword runs at under half its usual level all day, then jumps for six hours: against
+    # its long-run share the window is unusual but not beyond the threshold; against the level
+    # of the hours just before it, it clearly is.
+    rng = random.Random(34)
+    levels = {d: math.exp(rng.gauss(0, 0.3)) for d in range(37)}
+    levels[35] = 0.45
+    base = leveled(37, levels, per_day=50, seed=34)
+    at = 35 * 24 + 13
+    series = with_extra(base, at, [7] * 6)
+    assert fired(replay(series, BOTH_MUST_PASS)) == []
+    notes = fired(replay(series))
+    assert len(notes) == 1
+    note = notes[0]
+    assert note["window"] == 6 and note["rule"] == "nb-tail-level"
+    assert note["p_value"] < note["threshold"] == DetectorConfig().window_alpha(6)
+    assert base[at + 5].start.isoformat().replace("+00:00", "Z") == note["time"]
+
+
+def test_branch_factors_line_up_with_windows_or_are_off() -> None:
+    cfg = DetectorConfig()
+    assert cfg.branch_factors(24) == (0.5, 0.0)
+    assert cfg.branch_factors(6) == (0.0, 1.0)
+    assert cfg.branch_factors(1) == (0.0, 0.0)
+    # Custom windows without matching factors fall back to "both tests must pass".
+    custom = DetectorConfig(windows=(1, 24))
+    assert custom.branch_factors(24) == (0.0, 0.0)
 
 
 def test_ten_fold_one_hour_burst_fires_in_the_same_interval() -> None:
