@@ -491,30 +491,14 @@ class Detector:
             return t
         plain_f, level_f = self.config.branch_factors(t.window)
         if t.plain is not None and t.plain[0] < plain_f * t.threshold:
-            p, e, d = t.plain
-            return replace(
-                t,
-                p_value=p,
-                expected=e,
-                dispersion=d,
-                threshold=plain_f * t.threshold,
-                rule="nb-tail-share",
-            )
+            return _fired_on(t, t.plain, plain_f * t.threshold, "nb-tail-share")
         if (
             t.level is not None
             and t.plain is not None
             and t.level[0] < level_f * t.threshold
             and t.plain[0] < self.config.plain_gate
         ):
-            p, e, d = t.level
-            return replace(
-                t,
-                p_value=p,
-                expected=e,
-                dispersion=d,
-                threshold=level_f * t.threshold,
-                rule="nb-tail-level",
-            )
+            return _fired_on(t, t.level, level_f * t.threshold, "nb-tail-level")
         return None
 
     def _cusum(self, st: dict[str, Any], base: dict[str, Any]) -> float:
@@ -669,6 +653,12 @@ def _level(
 
 def _dispersion(expected: float, variance: float) -> float:
     return (variance - expected) / expected**2 if expected > 0 else 0.0
+
+
+def _fired_on(t: _Test, test: tuple[float, float, float], threshold: float, rule: str) -> _Test:
+    """The window's test restated as the one (p-value, expected, dispersion) that decided."""
+    p, e, d = test
+    return replace(t, p_value=p, expected=e, dispersion=d, threshold=threshold, rule=rule)
 
 
 def _best(tests: list[_Test]) -> _Test:

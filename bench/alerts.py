@@ -513,48 +513,29 @@ def summarise(result: dict) -> dict:
     add("(info) recall 3x over 24 h, all backgrounds incl. 5/day", r, n, "-", True)
     r, n = _recall(bursts, mult=3, dur=6)
     add("(info) recall 3x over 6 h, all backgrounds incl. 5/day", r, n, "-", True)
-    delays = [
-        b["delay"]
-        for b in bursts
-        if b["detected"] and b["mult"] >= 5 and b["rate"] >= 20 and not b["busy"]
-    ]
-    med = float(np.median(delays)) if delays else None
-    p90 = float(np.percentile(delays, 90)) if delays else None
-    add(
-        "median delay, >= 5x, >= 20/day (intervals)",
-        med,
-        len(delays),
-        "<= 1",
-        med is not None and med <= 1,
-    )
-    add(
-        "p90 delay, >= 5x, >= 20/day (intervals)",
-        p90,
-        len(delays),
-        "<= 3",
-        p90 is not None and p90 <= 3,
-    )
-    delays5 = [
-        b["delay5"]
-        for b in bursts
-        if b["detected"] and b["mult"] >= 5 and b["rate"] >= 20 and not b["busy"]
-    ]
-    med5 = float(np.median(delays5)) if delays5 else None
-    p905 = float(np.percentile(delays5, 90)) if delays5 else None
-    add(
-        "median delay from the first interval at >= 5x usual, >= 5x, >= 20/day",
-        med5,
-        len(delays5),
-        "<= 1",
-        med5 is not None and med5 <= 1,
-    )
-    add(
-        "p90 delay from the first interval at >= 5x usual, >= 5x, >= 20/day",
-        p905,
-        len(delays5),
-        "<= 3",
-        p905 is not None and p905 <= 3,
-    )
+    for key, label in (("delay", ""), ("delay5", " from the first interval at >= 5x usual")):
+        delays = [
+            b[key]
+            for b in bursts
+            if b["detected"] and b["mult"] >= 5 and b["rate"] >= 20 and not b["busy"]
+        ]
+        med = float(np.median(delays)) if delays else None
+        p90 = float(np.percentile(delays, 90)) if delays else None
+        unit = " (intervals)" if not label else ""
+        add(
+            f"median delay{label}, >= 5x, >= 20/day{unit}",
+            med,
+            len(delays),
+            "<= 1",
+            med is not None and med <= 1,
+        )
+        add(
+            f"p90 delay{label}, >= 5x, >= 20/day{unit}",
+            p90,
+            len(delays),
+            "<= 3",
+            p90 is not None and p90 <= 3,
+        )
     ramps = sorted(
         {
             (b["mult"], b["dur"])
