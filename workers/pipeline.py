@@ -297,6 +297,18 @@ def reclean_article(
     )
 
 
+def stalled_article_ids(engine: Engine, *, seen_before: datetime, limit: int = 500) -> list[int]:
+    """Pending articles first seen before `seen_before`: candidates for a lost task message."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Article.id)
+            .where(Article.status == "pending", Article.first_seen_at < seen_before)  # type: ignore[arg-type]
+            .order_by(Article.id)  # type: ignore[arg-type]
+            .limit(limit)
+        ).all()
+    return [int(r) for r in rows if r is not None]
+
+
 def pending_article_ids(engine: Engine, *, limit: int = 10_000) -> list[int]:
     with Session(engine) as session:
         rows = session.exec(

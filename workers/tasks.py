@@ -181,6 +181,45 @@ def maintenance() -> int:
         return prune_story_index(session, before=_now() - timedelta(days=3))
 
 
+@shared_task(name="newswatch.requeue_stalled", ignore_result=True)
+def requeue_stalled() -> int:
+    """Send again the articles left pending with no task to run them.
+
+    A task message can be lost between the commit that creates an article and its publish (a
+    worker killed there, or the broker down at that moment). Only when the articles queue is
+    empty, and only articles pending for longer than two hard time limits, so a message still
+    queued or running is rarely sent twice; a second one is harmless (processing is idempotent).
+    """
+    from datetime import timedelta
+
+    from workers.pipeline import stalled_article_ids
+
+    settings = get_settings()
+    depth = _articles_queue_depth(settings)
+    if depth != 0:
+        return 0
+    seen_before = _now() - timedelta(seconds=2 * settings.task_time_limit)
+    ids = stalled_article_ids(runtime.get_engine(settings), seen_before=seen_before)
+    for article_id in ids:
+        process_article.delay(article_id)
+    if ids:
+        log.warning("re-sent stalled articles", extra={"count": len(ids)})
+    return len(ids)
+
+
+def _articles_queue_depth(settings: Any) -> int | None:
+    """Messages waiting in the articles queue, or None when the broker cannot be asked."""
+    from workers import metrics
+
+    try:
+        client = runtime.redis_client(settings)
+        if client is not None:
+            return metrics.redis_queue_depths(client, ["articles"])["articles"]
+        return metrics.sql_queue_depths(settings.effective_broker_url, ["articles"])["articles"]
+    except Exception:  # broker down: try again next period rather than guess
+        return None
+
+
 @shared_task(name="newswatch.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Proves beat schedules and a worker consumes: status and health read this row."""
