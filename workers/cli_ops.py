@@ -247,8 +247,4 @@ def register(
 
 
 def _depths(settings: Any, runtime: Any) -> Callable[[], dict[str, int]]:
-    from workers.metrics import redis_queue_depths, sql_queue_depths
-
-    if settings.embedded_broker:
-        return lambda: sql_queue_depths(settings.effective_broker_url)
-    return lambda: redis_queue_depths(runtime.redis_client(settings))
+    return lambda: runtime.queue_depths(settings)

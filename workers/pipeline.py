@@ -297,21 +297,13 @@ def reclean_article(
     )
 
 
-def stalled_article_ids(engine: Engine, *, seen_before: datetime, limit: int = 500) -> list[int]:
-    """Pending articles first seen before `seen_before`: candidates for a lost task message."""
+def pending_article_ids(
+    engine: Engine, *, limit: int = 10_000, seen_before: datetime | None = None
+) -> list[int]:
+    """Pending articles by id; with `seen_before`, only those first seen earlier (lost tasks)."""
+    query = select(Article.id).where(Article.status == "pending")  # type: ignore[arg-type]
+    if seen_before is not None:
+        query = query.where(Article.first_seen_at < seen_before)  # type: ignore[arg-type]
     with Session(engine) as session:
-        rows = session.exec(
-            select(Article.id)
-            .where(Article.status == "pending", Article.first_seen_at < seen_before)  # type: ignore[arg-type]
-            .order_by(Article.id)  # type: ignore[arg-type]
-            .limit(limit)
-        ).all()
-    return [int(r) for r in rows if r is not None]
-
-
-def pending_article_ids(engine: Engine, *, limit: int = 10_000) -> list[int]:
-    with Session(engine) as session:
-        rows = session.exec(
-            select(Article.id).where(Article.status == "pending").order_by(Article.id).limit(limit)  # type: ignore[arg-type]
-        ).all()
+        rows = session.exec(query.order_by(Article.id).limit(limit)).all()  # type: ignore[arg-type]
     return [int(r) for r in rows if r is not None]

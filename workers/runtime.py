@@ -134,6 +134,17 @@ def current_watches(settings: Settings | None = None) -> list[Any]:
     return list(_watches_cached(str(path), st.st_mtime_ns, st.st_size))
 
 
+def queue_depths(settings: Settings | None = None, queues: Any = None) -> dict[str, int]:
+    """Messages waiting per queue, from whichever broker the settings name."""
+    from workers import metrics
+
+    settings = settings or get_settings()
+    names = tuple(queues or metrics.QUEUES)
+    if settings.embedded_broker:
+        return metrics.sql_queue_depths(settings.effective_broker_url, names)
+    return metrics.redis_queue_depths(redis_client(settings), names)
+
+
 def reset() -> None:
     """Forget cached resources (tests change settings between runs)."""
     with _lock:

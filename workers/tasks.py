@@ -192,32 +192,22 @@ def requeue_stalled() -> int:
     """
     from datetime import timedelta
 
-    from workers.pipeline import stalled_article_ids
+    from workers.pipeline import pending_article_ids
 
     settings = get_settings()
-    depth = _articles_queue_depth(settings)
+    try:
+        depth = runtime.queue_depths(settings, ["articles"])["articles"]
+    except Exception:  # broker down: try again next period rather than guess
+        return 0
     if depth != 0:
         return 0
     seen_before = _now() - timedelta(seconds=2 * settings.task_time_limit)
-    ids = stalled_article_ids(runtime.get_engine(settings), seen_before=seen_before)
+    ids = pending_article_ids(runtime.get_engine(settings), limit=500, seen_before=seen_before)
     for article_id in ids:
         process_article.delay(article_id)
     if ids:
         log.warning("re-sent stalled articles", extra={"count": len(ids)})
     return len(ids)
-
-
-def _articles_queue_depth(settings: Any) -> int | None:
-    """Messages waiting in the articles queue, or None when the broker cannot be asked."""
-    from workers import metrics
-
-    try:
-        client = runtime.redis_client(settings)
-        if client is not None:
-            return metrics.redis_queue_depths(client, ["articles"])["articles"]
-        return metrics.sql_queue_depths(settings.effective_broker_url, ["articles"])["articles"]
-    except Exception:  # broker down: try again next period rather than guess
-        return None
 
 
 @shared_task(name="newswatch.heartbeat", ignore_result=True)
