@@ -9,14 +9,18 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
-from sqlmodel import Session
 
 from alerts.terms import Matcher, compile_terms
-from storage.models import Watch as WatchRow
+
+if TYPE_CHECKING:
+    # Only sync_watches touches the database; `newswatch watches list` must not load sqlmodel.
+    from sqlmodel import Session
+
+    from storage.models import Watch as WatchRow
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}$")
@@ -323,6 +327,8 @@ def sync_watches(session: Session, watches: list[WatchSpec], now: datetime) -> d
 
     Rows of watches no longer in the file are left alone: mentions and alerts refer to them.
     """
+    from storage.models import Watch as WatchRow
+
     rows: dict[str, WatchRow] = {}
     for spec in watches:
         row = session.get(WatchRow, spec.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,10 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers import RedisServer
-
-REPO = Path(__file__).resolve().parent.parent
-NEWSWATCH = str(Path(sys.executable).parent / "newswatch")
+# REPO and NEWSWATCH are defined once, in tests/servers.py; many tests import them from here.
+from tests.servers import NEWSWATCH, REPO, RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     if settings.embedded_broker:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     # include: every worker registers the health probe task, however it was started.
-    app = Celery("newswatch", include=["workers.tasks", "workers.health"])
+    app = Celery("newswatch", include=["workers.tasks", "workers.health_tasks"])
     app.conf.update(build_config(settings))
     return app
 

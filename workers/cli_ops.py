@@ -59,9 +59,9 @@ def register(
 ) -> None:
     if sys.argv[1:2] and sys.argv[1] in ("worker", "run"):
         # A worker must register `newswatch.health_ping` and the consumption mark that
-        # `health worker` relies on. Only worker processes pay for the import; once the Celery
-        # app lists "workers.health" in its includes this becomes a no-op.
-        import workers.health  # noqa: F401
+        # `health worker` relies on. The Celery app's includes load the module too; importing it
+        # here as well registers both before the worker starts. Only worker processes pay for it.
+        import workers.health_tasks  # noqa: F401
 
     @app.command()
     def flower(

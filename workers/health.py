@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celery import shared_task
-from celery.signals import task_prerun
-
 from workers import runtime
-from workers.settings import Settings, get_settings
+from workers.settings import Settings
 
+# No Celery import here: `health db|beat|redis` must start fast. The worker-side ping task and
+# consumption mark live in workers.health_tasks; check_worker is handed the Celery app.
 PING_TASK = "newswatch.health_ping"
 PING_KEY = "newswatch:health:ping:{queue}"
 CONSUMED_KEY = "newswatch:health:consumed:{queue}"
@@ -32,43 +31,6 @@ class Probe:
 def _utc(value: datetime) -> datetime:
     # SQLite gives naive datetimes back; everything we store is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# ---------------------------------------------------------------- worker side
-
-
-@shared_task(name=PING_TASK, ignore_result=True, acks_late=False)
-def health_ping(token: str, queue: str) -> None:
-    """Echo the probe's token back: proof that a worker took a message off this queue."""
-    settings = get_settings()
-    client = runtime.redis_client(settings)
-    if client is not None:
-        client.set(PING_KEY.format(queue=queue), token, ex=300)
-        return
-    from storage.health import record_heartbeat
-
-    record_heartbeat(
-        runtime.get_engine(settings),
-        name=f"health:{queue}"[:128],
-        now=datetime.now(UTC),
-        info={"token": token},
-    )
-
-
-@task_prerun.connect(weak=False)
-def _note_consumption(sender: Any = None, task: Any = None, **_: Any) -> None:
-    # A busy queue may hold the probe behind a backlog; "a task from this queue started just now"
-    # still proves consumption. Redis only: on the embedded default a DB write per task costs too much.
-    try:
-        queue = (task.request.delivery_info or {}).get("routing_key") if task else None
-        client = runtime.redis_client() if queue else None
-        if client is not None:
-            client.set(CONSUMED_KEY.format(queue=queue), f"{time.time():.3f}", ex=3600)
-    except Exception:  # noqa: S110 - a probe aid must never fail a task
-        pass
-
-
-# ---------------------------------------------------------------- probes
 
 
 def _ping_returned(settings: Settings, queue: str, token: str) -> bool:
