@@ -53,6 +53,19 @@ class DetectorConfig:
     # Windows up to this width use the drift measured on short blocks, longer ones the drift
     # measured on day-long blocks.
     short_block: int = 6
+    # Slot-of-day share profile: a keyword's share of all articles has its own daily rhythm (a
+    # US company is written about in US hours whatever the outlet mix does), which a flat share
+    # turns into excess variance everywhere and missed bursts in its quiet hours. Each slot's
+    # share is smoothed over ±`profile_halfwidth` slots and pulled toward the flat share by
+    # `profile_prior` pseudo-mentions, so a flat keyword keeps a near-flat profile.
+    share_profile: bool = True
+    profile_halfwidth: int = 2
+    profile_prior: float = 20.0
+    # Baseline intervals above expected by more than `outlier_z` standard deviations (and at
+    # least `outlier_min_extra` mentions) are left out of the share and dispersions; 0 = keep.
+    outlier_z: float = 5.0
+    outlier_min_extra: float = 3.0
+    outlier_rounds: int = 3
     min_extra: float = 3.0
     min_outlets: int = 2
     min_history_days: float = 7.0
@@ -262,7 +275,7 @@ class Detector:
         self._trim(st, t)
         day = t // 86400
         base = st["base"]
-        if base is None or base["day"] != day or "drift_s" not in base:
+        if base is None or base["day"] != day or "prof" not in base:
             base = st["base"] = self._baseline(st, day)
         tests = self._tests(st, base)
         return self._lifecycle(st, t, base, tests)
@@ -285,39 +298,66 @@ class Detector:
         t0 = st["t0"]
         i0 = max(0, -(-(lo - t0) // step))
         i1 = max(0, min(len(st["m"]), (hi - t0) // step))
-        m, a, x = st["m"], st["a"], st["x"]
-        total_m = 0
-        total_o = 0
-        used = 0
-        for i in range(i0, i1):
-            if x[i] or a[i] <= 0:
-                continue
-            total_m += m[i]
-            total_o += a[i] - m[i]
-            used += 1
-        odds = (total_m + 0.5) / (total_o + 1.0)
-        # Moments of the residuals, per interval and per day block, for the two dispersions:
-        # an independent one per interval and a shared level that persists through a day.
-        s_res = s_e = s_e2 = 0.0
-        days: dict[int, list[float]] = {}
-        for i in range(i0, i1):
-            if a[i] <= 0:
-                continue
-            d = (t0 + i * step) // 86400
-            if x[i]:
-                days[d] = [math.nan]
-                continue
-            e = odds * (a[i] - m[i])
-            r = m[i] - e
-            s_res += r * r
-            s_e += e
-            s_e2 += e * e
-            blk = days.setdefault(d, [0.0, 0.0, 0.0])
-            if not math.isnan(blk[0]):
-                blk[0] += m[i]
-                blk[1] += e
-                blk[2] += e * e
-        phi1 = max(0.0, (s_res - s_e) / s_e2) if s_e2 > 0 else 0.0
+        m, a = st["m"], st["a"]
+        s0 = t0 // step
+        # Alert windows stay out of the baseline; so do outlying intervals (a past surge the
+        # detector did not alert on, e.g. during warm-up): left in, one real surge inflates the
+        # variance for a month and hides the next one. Found on a first pass, then dropped.
+        ex = list(st["x"])
+        # A big surge inflates the first estimate of the dispersion and so hides part of
+        # itself: a few rounds, each judging against the dispersion left after the last.
+        rounds = cfg.outlier_rounds if cfg.outlier_z > 0 else 0
+        for rnd in range(rounds + 1):
+            total_m = 0
+            total_o = 0
+            used = 0
+            for i in range(i0, i1):
+                if ex[i] or a[i] <= 0:
+                    continue
+                total_m += m[i]
+                total_o += a[i] - m[i]
+                used += 1
+            odds = (total_m + 0.5) / (total_o + 1.0)
+            prof = self._profile(st, i0, i1, odds, ex)
+            n_slots = len(prof)
+            # Moments of the residuals, per interval and per day block, for the two
+            # dispersions: an independent one per interval and a shared level that persists
+            # through a day.
+            s_res = s_e = s_e2 = 0.0
+            days: dict[int, list[float]] = {}
+            for i in range(i0, i1):
+                if a[i] <= 0:
+                    continue
+                d = (t0 + i * step) // 86400
+                if ex[i]:
+                    days[d] = [math.nan]
+                    continue
+                e = odds * (a[i] - m[i])
+                if n_slots:
+                    e *= prof[(s0 + i) % n_slots]
+                r = m[i] - e
+                s_res += r * r
+                s_e += e
+                s_e2 += e * e
+                blk = days.setdefault(d, [0.0, 0.0, 0.0])
+                if not math.isnan(blk[0]):
+                    blk[0] += m[i]
+                    blk[1] += e
+                    blk[2] += e * e
+            phi1 = max(0.0, (s_res - s_e) / s_e2) if s_e2 > 0 else 0.0
+            if rnd == rounds:
+                break
+            flagged = False
+            for i in range(i0, i1):
+                if ex[i] or a[i] <= 0:
+                    continue
+                e = odds * (a[i] - m[i]) * (prof[(s0 + i) % n_slots] if n_slots else 1.0)
+                r = m[i] - e
+                if r >= cfg.outlier_min_extra and r > cfg.outlier_z * math.sqrt(e + phi1 * e * e):
+                    ex[i] = 1
+                    flagged = True
+            if not flagged:
+                break
         r_d = p_d = q_d = 0.0
         for blk in days.values():
             if math.isnan(blk[0]):
@@ -340,11 +380,12 @@ class Detector:
         ready = used * step >= cfg.min_history_days * 86400
         drift_s = drift_l = phid
         if cfg.level_conditioning:
-            drift_s = self._drift(st, i0, i1, odds, phi_ind, phid, cfg.short_block)
-            drift_l = self._drift(st, i0, i1, odds, phi_ind, phid, cfg.per_day)
+            drift_s = self._drift(st, ex, i0, i1, odds, prof, phi_ind, phid, cfg.short_block)
+            drift_l = self._drift(st, ex, i0, i1, odds, prof, phi_ind, phid, cfg.per_day)
         return {
             "day": day,
             "odds": odds,
+            "prof": prof,
             "phi_ind": phi_ind,
             "phi_lvl": phid,
             "drift_s": drift_s,
@@ -354,12 +395,49 @@ class Detector:
             "ready": ready,
         }
 
+    def _profile(
+        self, st: dict[str, Any], i0: int, i1: int, odds: float, ex: list[int]
+    ) -> list[float]:
+        """The keyword's share in each slot of the day relative to its flat share ([] = flat).
+
+        Mentions and expected mentions are summed per slot over the baseline, smoothed over the
+        neighbouring slots (a day wraps around), pulled toward 1 by the prior, then rescaled so
+        the profile leaves the keyword's overall expected count unchanged.
+        """
+        cfg = self.config
+        slots = cfg.per_day
+        if not cfg.share_profile or slots < 2 or slots > 96:
+            return []
+        m, a, x = st["m"], st["a"], ex
+        s0 = st["t0"] // cfg.interval_seconds
+        mh = [0.0] * slots
+        eh = [0.0] * slots
+        for i in range(i0, i1):
+            if x[i] or a[i] <= 0:
+                continue
+            k = (s0 + i) % slots
+            mh[k] += m[i]
+            eh[k] += odds * (a[i] - m[i])
+        if sum(eh) <= 0:
+            return []
+        hw = max(0, min(cfg.profile_halfwidth, (slots - 1) // 2))
+        prior = cfg.profile_prior
+        raw = []
+        for k in range(slots):
+            ms = sum(mh[(k + d) % slots] for d in range(-hw, hw + 1))
+            es = sum(eh[(k + d) % slots] for d in range(-hw, hw + 1))
+            raw.append((ms + prior) / (es + prior))
+        norm = sum(eh) / sum(f * e for f, e in zip(raw, eh, strict=True))
+        return [round(f * norm, 5) for f in raw]
+
     def _drift(
         self,
         st: dict[str, Any],
+        ex: list[int],
         i0: int,
         i1: int,
         odds: float,
+        prof: list[float],
         phi_ind: float,
         phi_lvl: float,
         block: int,
@@ -371,7 +449,9 @@ class Detector:
         uncertainty is the drift of the level between reference and window.
         """
         cfg = self.config
-        m, a, x = st["m"], st["a"], st["x"]
+        m, a, x = st["m"], st["a"], ex
+        s0 = st["t0"] // cfg.interval_seconds
+        n_slots = len(prof)
         ref = cfg.reference_intervals
         num = den = 0.0
         blocks = 0
@@ -386,12 +466,14 @@ class Detector:
                 if a[i] <= 0:
                     continue
                 e = odds * (a[i] - m[i])
+                if n_slots:
+                    e *= prof[(s0 + i) % n_slots]
                 mw += m[i]
                 ew += e
                 ew2 += e * e
             if bad or ew <= 0:
                 continue
-            level, post = _level(m, a, x, b0 - ref, b0, odds, phi_lvl)
+            level, post = _level(m, a, x, b0 - ref, b0, odds, phi_lvl, prof, s0)
             mu = level * ew
             r = mw - mu
             num += r * r - mu - phi_ind * level * level * ew2 - post * mu * mu
@@ -409,6 +491,9 @@ class Detector:
         m, a, o = st["m"], st["a"], st["o"]
         n = len(m)
         odds = base["odds"]
+        prof = base["prof"]
+        n_slots = len(prof)
+        s0 = st["t0"] // cfg.interval_seconds
         phi_ind, phi_lvl = base["phi_ind"], base["phi_lvl"]
         min_extra = cfg.effective_min_extra
         tests: list[_Test] = []
@@ -421,6 +506,8 @@ class Detector:
             while w < width and w < n:
                 i = n - 1 - w
                 e = odds * (a[i] - m[i])
+                if n_slots:
+                    e *= prof[(s0 + i) % n_slots]
                 obs += m[i]
                 exp += e
                 exp2 += e * e
@@ -441,7 +528,15 @@ class Detector:
                 # the term simply runs high is not a burst. By default both tests must pass;
                 # `_decide` lists the windows where one of them may speak alone.
                 level, post = _level(
-                    m, a, st["x"], n - width - cfg.reference_intervals, n - width, odds, phi_lvl
+                    m,
+                    a,
+                    st["x"],
+                    n - width - cfg.reference_intervals,
+                    n - width,
+                    odds,
+                    phi_lvl,
+                    prof,
+                    s0,
                 )
                 drift = base["drift_s"] if width <= cfg.short_block else base["drift_l"]
                 exp_c = level * exp
@@ -504,7 +599,7 @@ class Detector:
     def _cusum(self, st: dict[str, Any], base: dict[str, Any]) -> float:
         cfg = self.config
         i = len(st["m"]) - 1
-        e = base["odds"] * (st["a"][i] - st["m"][i])
+        e = expected_at(st, base, i, cfg.interval_seconds)
         if e <= 0:
             return float(st["cusum"])
         # Poisson log-likelihood ratio for rate × ratio, shrunk by the per-interval
@@ -633,7 +728,15 @@ class Detector:
 
 
 def _level(
-    m: list[int], a: list[int], x: list[int], lo: int, hi: int, odds: float, phi_lvl: float
+    m: list[int],
+    a: list[int],
+    x: list[int],
+    lo: int,
+    hi: int,
+    odds: float,
+    phi_lvl: float,
+    prof: list[float],
+    s0: int,
 ) -> tuple[float, float]:
     """The keyword's current level (× its long-run share) from intervals lo..hi-1.
 
@@ -647,8 +750,17 @@ def _level(
         if x[i] or a[i] <= 0:
             continue
         mh += m[i]
-        eh += odds * (a[i] - m[i])
+        eh += odds * (a[i] - m[i]) * (prof[(s0 + i) % len(prof)] if prof else 1.0)
     return (k + mh) / (k + eh), 1.0 / (k + mh)
+
+
+def expected_at(st: dict[str, Any], base: dict[str, Any], i: int, interval_seconds: int) -> float:
+    """Expected mentions in history interval i: the keyword's share in that slot × other articles."""
+    e = float(base["odds"]) * (st["a"][i] - st["m"][i])
+    prof = base.get("prof") or []
+    if prof and st["t0"] is not None:
+        e *= prof[(st["t0"] // interval_seconds + i) % len(prof)]
+    return e
 
 
 def _dispersion(expected: float, variance: float) -> float:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
-from alerts.detect import Detector, DetectorConfig, Interval, new_state
+from alerts.detect import Detector, DetectorConfig, Interval, expected_at, new_state
 from alerts.render import ArticleSummary, render_alert, render_digest
 from alerts.terms import normalize
 from alerts.watches import WatchSpec, sync_watches
@@ -358,8 +358,8 @@ def _record_alert(
         watch_id=spec.id,
         label=spec.label,
         note=note,
-        series=_series(state)[0],
-        expected=_series(state)[1],
+        series=_series(state, cfg.interval_seconds)[0],
+        expected=_series(state, cfg.interval_seconds)[1],
         articles=_top_articles(session, spec, note, t + cfg.interval_seconds),
         recipients=spec.recipients,
         mail_from=mail_from,
@@ -391,11 +391,15 @@ def _record_alert(
     return alert
 
 
-def _series(state: dict[str, Any]) -> tuple[list[float], list[float]]:
-    m = state.get("m", [])[-SERIES_POINTS:]
-    a = state.get("a", [])[-SERIES_POINTS:]
-    odds = (state.get("base") or {}).get("odds", 0.0)
-    return [float(x) for x in m], [odds * max(0, y - x) for x, y in zip(m, a, strict=False)]
+def _series(state: dict[str, Any], interval_seconds: int) -> tuple[list[float], list[float]]:
+    m = state.get("m", [])
+    base = state.get("base")
+    lo = max(0, len(m) - SERIES_POINTS)
+    expected = [
+        max(0.0, expected_at(state, base, i, interval_seconds)) if base else 0.0
+        for i in range(lo, len(m))
+    ]
+    return [float(x) for x in m[lo:]], expected
 
 
 def _top_articles(

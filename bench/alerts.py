@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import pdtrc
+from scipy.stats import chi2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -178,6 +179,10 @@ def raw_surges(counts: np.ndarray, ratio: float = 2.0) -> list[tuple[int, int]]:
 
 
 def nab_backgrounds(rng: np.random.Generator, rates: tuple[float, ...], seeds: int) -> list[Series]:
+    """Each NAB keyword thinned to `rates` mentions a day, `seeds` times; its article flow is the
+    other nine keywords' tweets thinned to 2,400 a day (so weekly and daily rhythms co-move, as
+    mentions and all articles do in news; a flow with the synthetic seasonality instead made
+    weekends look like surges of every keyword)."""
     series, start, labels = _nab_hourly()
     total = sum(series.values())
     surges = {name: raw_surges(c) for name, c in series.items()}
@@ -332,6 +337,22 @@ def plan_bursts(rng: np.random.Generator, series: Series, per_cell: int, post: i
     return bursts
 
 
+def burst_quotas(series_list: list[Series], burst_series: int, per_cell: int) -> list[int]:
+    """Bursts per cell to inject into each series of one background.
+
+    Synthetic series are exchangeable, so the first `burst_series` get `per_cell` each. The NAB
+    backgrounds are ten different real keywords, each thinned several times; the same total is
+    spread over the first thinning of every keyword, so NAB recall speaks for all ten series
+    and not for whichever sorts first.
+    """
+    total = burst_series * per_cell
+    if not series_list or series_list[0].group == "synthetic":
+        return [per_cell if k < burst_series else 0 for k in range(len(series_list))]
+    firsts = [k for k, s in enumerate(series_list) if s.name.endswith("#0")]
+    share = max(1, round(total / len(firsts)))
+    return [share if k in firsts else 0 for k in range(len(series_list))]
+
+
 def false_alerts(series: Series, fired: list[int]) -> tuple[int, int]:
     lo = WARMUP_DAYS * 24
     all_f = [f for f in fired if f >= lo]
@@ -376,8 +397,9 @@ def evaluate(args: argparse.Namespace) -> dict:
         fa_all = fa_clean = 0
         weeks = 0.0
         bursts_g = []
+        quotas = burst_quotas(series_list, args.burst_series, args.per_cell)
         for k, series in enumerate(series_list):
-            per_cell = args.per_cell if k < args.burst_series else 0
+            per_cell = quotas[k]
             bursts = plan_bursts(rng, series, per_cell, post) if per_cell else []
             res = run_clean(
                 det, series, sorted({b["start"] for b in bursts}) if bursts else [], post, bursts
@@ -432,58 +454,122 @@ def _recall(bursts: list[dict], raw: bool = False, **cond) -> tuple[float | None
     return sum(b["detected"] for b in sel) / len(sel), len(sel)
 
 
-def oracle_recall(
-    mult: float, dur: int, rate: float, alpha: float, trials: int = 2000, seed: int = 11
-) -> float:
-    """Recall of an oracle that knows each hour's true mean and sees pure Poisson counts.
+def _oracle_delay(
+    rng: np.random.Generator, mu: np.ndarray, shape: str, mult: float, dur: int, rate: float
+) -> int | None:
+    """One burst seen by the Poisson oracle: its delay in intervals, or None if never alerted.
 
-    The same windows (up to the burst length), per-window threshold, minimum extra and detection
-    deadline as the detector, with no day level, no overdispersion and no estimation error: an
-    upper bound for the synthetic backgrounds at this rate, all shapes pooled.
+    The oracle knows each hour's true mean and sees pure Poisson counts; it uses the detector's
+    windows up to the burst length (at least the shortest), their thresholds, the minimum extra
+    and the same deadline (one interval after the burst).
+    """
+    cfg = DetectorConfig()
+    wins = [w for w in cfg.windows if w <= dur] or [min(cfg.windows)]
+    alphas = {w: cfg.window_alpha(w) for w in wins}
+    s = int(rng.integers(0, len(mu) - dur - 2))
+    extra = np.r_[(burst_profile(shape, mult, dur) - 1.0) * rate / 24, 0.0, 0.0]
+    m = mu[s : s + dur + 2]
+    x = rng.poisson(m + extra)
+    cx = np.r_[0, np.cumsum(x)]
+    cm = np.r_[0.0, np.cumsum(m)]
+    for end in range(1, dur + 3):
+        for w in wins:
+            if end - w < 0:
+                continue
+            obs, exp = int(cx[end] - cx[end - w]), float(cm[end] - cm[end - w])
+            if obs - exp >= cfg.min_extra and float(pdtrc(obs - 1, exp)) < alphas[w]:
+                return end - 1
+    return None
+
+
+def _oracle_mean(rate: float) -> np.ndarray:
+    return rate / 24 * _seasonality(24 * 28, START)
+
+
+def oracle_recall(mult: float, dur: int, rate: float, trials: int = 2000, seed: int = 11) -> float:
+    """Recall of the Poisson oracle (`_oracle_delay`) on one cell, all shapes pooled.
+
+    No day level, no overdispersion and no estimation error: an upper bound for the synthetic
+    backgrounds at this rate.
     """
     rng = np.random.default_rng(seed)
-    n = 24 * 28
-    mu = rate / 24 * _seasonality(n, START)
-    wins = [w for w in DetectorConfig().windows if w <= dur]
-    hits = 0
-    for k in range(trials):
-        shape = SHAPES[k % len(SHAPES)]
-        s = int(rng.integers(0, n - dur - 2))
-        extra = np.r_[(burst_profile(shape, mult, dur) - 1.0) * rate / 24, 0.0, 0.0]
-        m = mu[s : s + dur + 2]
-        x = rng.poisson(m + extra)
-        cx = np.r_[0, np.cumsum(x)]
-        cm = np.r_[0.0, np.cumsum(m)]
-        found = False
-        for end in range(1, dur + 3):
-            for w in wins:
-                if end - w < 0:
-                    continue
-                obs, exp = int(cx[end] - cx[end - w]), float(cm[end] - cm[end - w])
-                if obs - exp >= 3.0 and float(pdtrc(obs - 1, exp)) < alpha:
-                    found = True
-                    break
-            if found:
-                break
-        hits += found
+    mu = _oracle_mean(rate)
+    hits = sum(
+        _oracle_delay(rng, mu, SHAPES[k % len(SHAPES)], mult, dur, rate) is not None
+        for k in range(trials)
+    )
     return hits / trials
+
+
+def oracle_delays(rates: tuple[float, ...], per_cell: int = 150, seed: int = 12) -> list[int]:
+    """Delays of the Poisson oracle on every detected burst of 5× and more, as the bench pools them."""
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    for rate in rates:
+        mu = _oracle_mean(rate)
+        for shape in SHAPES:
+            for mult in (m for m in MULTS if m >= 5):
+                for dur in DURATIONS:
+                    for _ in range(per_cell):
+                        d = _oracle_delay(rng, mu, shape, mult, dur, rate)
+                        if d is not None:
+                            out.append(d)
+    return out
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion k/n."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def poisson_interval(k: int, exposure: float) -> tuple[float, float]:
+    """Exact 95 % interval of a Poisson rate from k events over `exposure` units."""
+    lo = float(chi2.ppf(0.025, 2 * k)) / 2 if k > 0 else 0.0
+    hi = float(chi2.ppf(0.975, 2 * k + 2)) / 2
+    return lo / exposure, hi / exposure
 
 
 def summarise(result: dict) -> dict:
     bursts = result["bursts"]
     targets = []
 
-    def add(name: str, value: float | None, n: int, goal: str, ok: bool) -> None:
-        targets.append({"target": name, "value": value, "n": n, "goal": goal, "met": ok})
+    def add(
+        name: str,
+        value: float | None,
+        n: int,
+        goal: str,
+        ok: bool,
+        interval: tuple[float, float] | None = None,
+    ) -> None:
+        targets.append(
+            {"target": name, "value": value, "n": n, "goal": goal, "met": ok, "interval": interval}
+        )
 
-    worst = max(r["false_per_week"] for r in result["backgrounds"])
-    add("false alerts per keyword-week (worst background)", worst, 0, "<= 0.05", worst <= 0.05)
-    r, n = _recall(bursts, mult=5, dur=6, rate=lambda x: x >= 20)
-    add("recall 5x over 6 h at >= 20/day", r, n, ">= 0.9", r is not None and r >= 0.9)
-    r, n = _recall(bursts, mult=3, dur=24, rate=lambda x: x >= 20)
-    add("recall 3x over 24 h at >= 20/day", r, n, ">= 0.95", r is not None and r >= 0.95)
-    r, n = _recall(bursts, mult=3, dur=6, rate=lambda x: x >= 20)
-    add("recall 3x over 6 h at >= 20/day", r, n, ">= 0.6", r is not None and r >= 0.6)
+    worst_row = max(result["backgrounds"], key=lambda r: r["false_per_week"])
+    worst = worst_row["false_per_week"]
+    add(
+        f"false alerts per keyword-week (worst background: {worst_row['background']})",
+        worst,
+        worst_row["false_alerts"],
+        "<= 0.05",
+        worst <= 0.05,
+        poisson_interval(worst_row["false_alerts"], worst_row["keyword_weeks"]),
+    )
+    for mult, dur, goal in ((5, 6, 0.9), (3, 24, 0.95), (3, 6, 0.6)):
+        r, n = _recall(bursts, mult=mult, dur=dur, rate=lambda x: x >= 20)
+        add(
+            f"recall {mult}x over {dur} h at >= 20/day",
+            r,
+            n,
+            f">= {goal}",
+            r is not None and r >= goal,
+            wilson(round((r or 0.0) * n), n),
+        )
     for mult, dur in ((5, 6), (3, 24), (3, 6)):
         r, n = _recall(bursts, raw=True, mult=mult, dur=dur, rate=lambda x: x >= 20)
         add(
@@ -504,7 +590,7 @@ def summarise(result: dict) -> dict:
     for rate in (20, 50):
         add(
             f"(info) Poisson oracle (true mean known) recall 3x over 6 h at {rate}/day",
-            oracle_recall(3, 6, rate, DetectorConfig().window_alpha(6)),
+            oracle_recall(3, 6, rate),
             2000,
             "-",
             True,
@@ -536,6 +622,27 @@ def summarise(result: dict) -> dict:
             "<= 3",
             p90 is not None and p90 <= 3,
         )
+        if not label and delays:
+            late = sum(1 for d in delays if d > 3)
+            add(
+                "(info) share of those alerted more than 3 intervals late (p90 <= 3 needs <= 0.10)",
+                late / len(delays),
+                len(delays),
+                "-",
+                True,
+                wilson(late, len(delays)),
+            )
+            oracle = oracle_delays((20, 50))
+            o_late = sum(1 for d in oracle if d > 3)
+            add(
+                "(info) Poisson oracle (true mean known), same bursts at 20 and 50/day: share "
+                "more than 3 intervals late",
+                o_late / len(oracle),
+                len(oracle),
+                "-",
+                True,
+                wilson(o_late, len(oracle)),
+            )
     ramps = sorted(
         {
             (b["mult"], b["dur"])
@@ -636,6 +743,18 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
         "alone may fire when the long-run p-value is also below 1e-3 (a rise from a low day). "
         "The alert says which test decided (`rule`: nb-tail, nb-tail-share, nb-tail-level).",
         "",
+        "Baseline: the expectation uses the keyword's own share in each hour of the day "
+        "(smoothed over ±2 h, pulled toward its flat share), and intervals more than 5 standard "
+        "deviations above expectation (a past surge the detector never alerted on) are left out "
+        "of the share and the dispersions.",
+        "",
+        "NAB bursts are spread over all ten Twitter keywords (the first thinning of each). "
+        "Before 2026-11-22 they all went into the keyword that sorts first (AAPL), one of the "
+        "easiest; the NAB recall reported then was not representative. These real series carry "
+        "a per-hour overdispersion of 0.4–0.8 (variance = mean + φ·mean², against 0.05 on the "
+        "synthetic backgrounds), so a 3× rise over 6 h is far harder to tell from their own "
+        "noise, and they weigh on every pooled recall target.",
+        "",
     ]
     out.append(
         "| background | keyword-weeks | false alerts | per week | (incl. labelled NAB events) |"
@@ -662,15 +781,26 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
                 r, _ = _recall(result["bursts"], shape=shape, mult=mult, dur=d)
                 by_len.append("-" if r is None else f"{r:.2f}")
             out.append(f"| {shape} | {mult}× | " + " | ".join(by_len) + " |")
-    out += ["", "| target | value | n | goal | met |", "|---|---:|---:|---|---|"]
+    out += [
+        "",
+        "n is the number of bursts (or detections, or false alerts on the worst background) "
+        "behind a figure; the 95 % interval is Wilson's for proportions and the exact Poisson "
+        "one for the false-alert rate. A target whose interval straddles its goal is decided "
+        "by sampling luck at this size, whichever side the point estimate falls.",
+        "",
+        "| target | value | 95 % interval | n | goal | met |",
+        "|---|---:|---|---:|---|---|",
+    ]
     for t in summary["targets"]:
         v = (
             "-"
             if t["value"] is None
             else (f"{t['value']:.3f}" if isinstance(t["value"], float) else t["value"])
         )
+        ci = "" if not t.get("interval") else f"{t['interval'][0]:.3f} – {t['interval'][1]:.3f}"
         out.append(
-            f"| {t['target']} | {v} | {t['n']} | {t['goal']} | {'yes' if t['met'] else 'NO'} |"
+            f"| {t['target']} | {v} | {ci} | {t['n']} | {t['goal']} | "
+            f"{'yes' if t['met'] else 'NO'} |"
         )
     out += [
         "",
@@ -757,14 +887,22 @@ def main() -> None:
         help=f"random seed (reported figures: {EVAL_SEED}; tuning used {TUNE_SEED})",
     )
     ap.add_argument("--nb-shape", type=float, default=NB_SHAPE, help="per-interval NB shape")
-    ap.add_argument("--series", type=int, default=12, help="series per synthetic background")
+    ap.add_argument("--series", type=int, default=24, help="series per synthetic background")
     ap.add_argument("--weeks", type=int, default=10, help="evaluated weeks per synthetic series")
-    ap.add_argument("--burst-series", type=int, default=2, help="series per background with bursts")
+    ap.add_argument(
+        "--burst-series",
+        type=int,
+        default=4,
+        help="synthetic series per background with bursts (NAB: the same total over all keywords)",
+    )
     ap.add_argument(
         "--per-cell", type=int, default=10, help="bursts per shape×mult×length per series"
     )
     ap.add_argument(
-        "--nab-seeds", type=int, default=2, help="independent thinnings of each NAB series"
+        "--nab-seeds",
+        type=int,
+        default=4,
+        help="independent thinnings of each NAB series (false alerts use all; bursts the first)",
     )
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--set", action="append", default=[], help="detector override key=value")
