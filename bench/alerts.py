@@ -822,9 +822,13 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
         "meets: a 24 h ramp 'of 5×' adds only 3.2× the usual hourly rate in total over its first "
         "four hours (2.7 mentions at 20/day, below the minimum extra of 3; 6.7 against ~8 "
         "expected at 50/day, a ~1e-2 event), a 12 h one 6.2× and a 24 h ramp of 10× 7.2×; these "
-        "three ramp cells alone are close to a tenth of the detected ≥ 5× bursts (8–9 % on the "
-        "tuning seeds), so no test at this false-alert budget can alert on them within three "
-        "intervals of their first hour.",
+        "three ramp cells are about 12 % of the detected ≥ 5× bursts and almost all of them "
+        "(9 % of the detections on the tuning seeds) alert after their fourth hour. The Poisson "
+        "oracle row measures the same thing without any estimation: on these bursts at 20 and "
+        "50/day, with no day level and no overdispersion, it is itself more than three "
+        "intervals late on about 9 % of its detections, right at the 10 % that p90 ≤ 3 allows. "
+        "On the daily-level and NAB backgrounds every detector is later than that oracle, so "
+        "this target is out of reach for this burst mix at this false-alert budget.",
         "",
         f"Evaluating 1,000 watches for one interval (JSON state load + step + dump): "
         f"{timing['watches_1000_s'] * 1000:.0f} ms "
