@@ -196,6 +196,11 @@ def _level_phrase(rule: str) -> str:
     """What the decisive test compared against, in words."""
     if rule == "nb-tail-level":
         return "at the term's level of the hours just before the window"
+    if rule == "nb-tail-trade":
+        return (
+            "at the term's level of the hours just before the window, and far beyond its "
+            "long-run share"
+        )
     if rule == "nb-tail-share":
         return "at the term's long-run share"
     return "under the usual level"

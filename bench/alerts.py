@@ -741,7 +741,10 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
         "long-run test alone may fire at half the threshold (the hours before a day-long window "
         "say little about that day's own level); on the 6-interval window the conditioned test "
         "alone may fire when the long-run p-value is also below 1e-3 (a rise from a low day). "
-        "The alert says which test decided (`rule`: nb-tail, nb-tail-share, nb-tail-level).",
+        "Any window also fires when the long-run test clears a third of its threshold and the "
+        "conditioned one three times it. "
+        "The alert says which test decided (`rule`: nb-tail, nb-tail-share, nb-tail-level, "
+        "nb-tail-trade).",
         "",
         "Baseline: the expectation uses the keyword's own share in each hour of the day "
         "(smoothed over ±2 h, pulled toward its flat share), and intervals more than 5 standard "

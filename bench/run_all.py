@@ -706,6 +706,14 @@ def render_dedup_alerts(
         )
     targets = a.get("targets") or []
     if targets:
+        out += [
+            "The detector rows come from `bench/alerts.py --quick` (about 100 bursts per target, "
+            "so ±0.05–0.1 of sampling noise) to keep `make bench` short. The full evaluation, "
+            "with 95 % intervals and the oracle bounds, is "
+            "`docs/alerts-evaluation.md` (`.venv/bin/python bench/alerts.py`, about 2 minutes); "
+            "it decides the targets.",
+            "",
+        ]
         out += table(
             ["detector target", "value", "n", "goal", "met"],
             [
@@ -726,7 +734,7 @@ def render_dedup_alerts(
         n_met = sum(1 for x in targets if x.get("met"))
         summary.append(
             [
-                "alert detector targets (alerts bench)",
+                "alert detector targets (quick run; full: docs/alerts-evaluation.md)",
                 f"{n_met}/{len(targets)} met",
                 "see section 5",
                 "all",

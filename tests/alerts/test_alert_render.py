@@ -162,3 +162,12 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def test_sparkline_is_a_valid_png() -> None:
     assert _png_size(sparkline_png([0, 1, 5, 2], [1, 1, 1, 1])) == (16, 40)
     assert _png_size(sparkline_png([])) == (4, 40)
+
+
+def test_why_names_the_trade_between_the_two_tests() -> None:
+    msg = message_from_bytes(
+        _render(note={**NOTE, "rule": "nb-tail-trade"}).as_bytes(), policy=default
+    )
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "hours just before the window" in text
+    assert "far beyond its long-run share" in text

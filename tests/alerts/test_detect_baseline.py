@@ -6,7 +6,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from alerts.detect import Detector, DetectorConfig, Interval, new_state, replay
+from alerts.detect import Detector, DetectorConfig, Interval, _Test, new_state, replay
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -89,3 +89,32 @@ def test_a_surge_the_detector_never_alerted_on_stays_out_of_the_baseline() -> No
     assert dropped["mentions"] == clean["mentions"]
     assert abs(dropped["odds"] - clean["odds"]) < 0.1 * clean["odds"]
     assert kept["odds"] > dropped["odds"]
+
+
+def test_the_two_tests_trade_evidence_within_a_factor() -> None:
+    # A 6-interval window far beyond the long-run share (a third of the threshold) and almost
+    # beyond the keyword's current level (under three times the threshold) fires on the level
+    # test; either test a little weaker, or the trade turned off, and it does not.
+    det = Detector()
+    thr = DetectorConfig().window_alpha(6)
+
+    def window(plain_p: float, level_p: float) -> _Test:
+        return _Test(
+            6,
+            20,
+            5.0,
+            max(plain_p, level_p),
+            None,
+            thr,
+            0.1,
+            (plain_p, 5.0, 0.1),
+            (level_p, 7.0, 0.2),
+        )
+
+    fired_on = det._decide(window(thr / 4, thr * 2))
+    assert fired_on is not None and fired_on.rule == "nb-tail-trade"
+    assert fired_on.expected == 7.0 and fired_on.threshold == thr * 3
+    assert det._decide(window(thr / 2, thr * 2)) is None
+    assert det._decide(window(thr / 4, thr * 4)) is None
+    off = Detector(DetectorConfig(trade=(0.0,) * 6))
+    assert off._decide(window(thr / 4, thr * 2)) is None

@@ -86,12 +86,13 @@ def test_a_six_hour_rise_from_a_low_day_fires_on_the_conditioned_test() -> None:
 
 def test_branch_factors_line_up_with_windows_or_are_off() -> None:
     cfg = DetectorConfig()
-    assert cfg.branch_factors(24) == (0.5, 0.0)
-    assert cfg.branch_factors(6) == (0.0, 1.0)
-    assert cfg.branch_factors(1) == (0.0, 0.0)
+    assert cfg.branch_factors(24) == (0.5, 0.0, 3.0)
+    assert cfg.branch_factors(6) == (0.0, 1.0, 3.0)
+    assert cfg.branch_factors(1) == (0.0, 0.0, 3.0)
+    assert cfg.branch_factors(5) == (0.0, 0.0, 0.0)
     # Custom windows without matching factors fall back to "both tests must pass".
     custom = DetectorConfig(windows=(1, 24))
-    assert custom.branch_factors(24) == (0.0, 0.0)
+    assert custom.branch_factors(24) == (0.0, 0.0, 0.0)
 
 
 def test_ten_fold_one_hour_burst_fires_in_the_same_interval() -> None:
