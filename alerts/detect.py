@@ -313,10 +313,10 @@ class Detector:
         s0 = t0 // step
         # Alert windows stay out of the baseline; so do outlying intervals (a past surge the
         # detector did not alert on, e.g. during warm-up): left in, one real surge inflates the
-        # variance for a month and hides the next one. Found on a first pass, then dropped.
+        # variance for a month and hides the next one. A big surge also inflates the first
+        # estimate of the dispersion and so hides part of itself, hence a few rounds, each
+        # judging against the dispersion left after the last.
         ex = list(st["x"])
-        # A big surge inflates the first estimate of the dispersion and so hides part of
-        # itself: a few rounds, each judging against the dispersion left after the last.
         rounds = cfg.outlier_rounds if cfg.outlier_z > 0 else 0
         for rnd in range(rounds + 1):
             total_m = 0
