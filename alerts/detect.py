@@ -330,12 +330,12 @@ class Detector:
                 used += 1
             odds = (total_m + 0.5) / (total_o + 1.0)
             prof = self._profile(st, i0, i1, odds, ex)
-            n_slots = len(prof)
             # Moments of the residuals, per interval and per day block, for the two
             # dispersions: an independent one per interval and a shared level that persists
             # through a day.
             s_res = s_e = s_e2 = 0.0
             days: dict[int, list[float]] = {}
+            seen: list[tuple[int, float]] = []  # (interval, expected) of every counted one
             for i in range(i0, i1):
                 if a[i] <= 0:
                     continue
@@ -343,9 +343,8 @@ class Detector:
                 if ex[i]:
                     days[d] = [math.nan]
                     continue
-                e = odds * (a[i] - m[i])
-                if n_slots:
-                    e *= prof[(s0 + i) % n_slots]
+                e = _expected(m, a, i, odds, prof, s0)
+                seen.append((i, e))
                 r = m[i] - e
                 s_res += r * r
                 s_e += e
@@ -359,10 +358,7 @@ class Detector:
             if rnd == rounds:
                 break
             flagged = False
-            for i in range(i0, i1):
-                if ex[i] or a[i] <= 0:
-                    continue
-                e = odds * (a[i] - m[i]) * (prof[(s0 + i) % n_slots] if n_slots else 1.0)
+            for i, e in seen:
                 r = m[i] - e
                 if r >= cfg.outlier_min_extra and r > cfg.outlier_z * math.sqrt(e + phi1 * e * e):
                     ex[i] = 1
@@ -462,7 +458,6 @@ class Detector:
         cfg = self.config
         m, a, x = st["m"], st["a"], ex
         s0 = st["t0"] // cfg.interval_seconds
-        n_slots = len(prof)
         ref = cfg.reference_intervals
         num = den = 0.0
         blocks = 0
@@ -476,9 +471,7 @@ class Detector:
                     break
                 if a[i] <= 0:
                     continue
-                e = odds * (a[i] - m[i])
-                if n_slots:
-                    e *= prof[(s0 + i) % n_slots]
+                e = _expected(m, a, i, odds, prof, s0)
                 mw += m[i]
                 ew += e
                 ew2 += e * e
@@ -503,7 +496,6 @@ class Detector:
         n = len(m)
         odds = base["odds"]
         prof = base["prof"]
-        n_slots = len(prof)
         s0 = st["t0"] // cfg.interval_seconds
         phi_ind, phi_lvl = base["phi_ind"], base["phi_lvl"]
         min_extra = cfg.effective_min_extra
@@ -516,9 +508,7 @@ class Detector:
         for width in windows:
             while w < width and w < n:
                 i = n - 1 - w
-                e = odds * (a[i] - m[i])
-                if n_slots:
-                    e *= prof[(s0 + i) % n_slots]
+                e = _expected(m, a, i, odds, prof, s0)
                 obs += m[i]
                 exp += e
                 exp2 += e * e
@@ -769,17 +759,21 @@ def _level(
         if x[i] or a[i] <= 0:
             continue
         mh += m[i]
-        eh += odds * (a[i] - m[i]) * (prof[(s0 + i) % len(prof)] if prof else 1.0)
+        eh += _expected(m, a, i, odds, prof, s0)
     return (k + mh) / (k + eh), 1.0 / (k + mh)
 
 
+def _expected(m: list[int], a: list[int], i: int, odds: float, prof: list[float], s0: int) -> float:
+    """Expected mentions in interval i: the keyword's share in its slot of the day × the other
+    articles (`prof` empty = one flat share; `s0` = the first interval's absolute index)."""
+    e = odds * (a[i] - m[i])
+    return e * prof[(s0 + i) % len(prof)] if prof else e
+
+
 def expected_at(st: dict[str, Any], base: dict[str, Any], i: int, interval_seconds: int) -> float:
-    """Expected mentions in history interval i: the keyword's share in that slot × other articles."""
-    e = float(base["odds"]) * (st["a"][i] - st["m"][i])
-    prof = base.get("prof") or []
-    if prof and st["t0"] is not None:
-        e *= prof[(st["t0"] // interval_seconds + i) % len(prof)]
-    return e
+    """Expected mentions in history interval i of a state, against its current baseline."""
+    s0 = (st["t0"] or 0) // interval_seconds
+    return _expected(st["m"], st["a"], i, float(base["odds"]), base.get("prof") or [], s0)
 
 
 def _dispersion(expected: float, variance: float) -> float:

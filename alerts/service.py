@@ -354,12 +354,13 @@ def _record_alert(
     ).one()
     if muted or not spec.recipients:
         return alert
+    series, expected = _series(state, cfg.interval_seconds)
     rendered = render_alert(
         watch_id=spec.id,
         label=spec.label,
         note=note,
-        series=_series(state, cfg.interval_seconds)[0],
-        expected=_series(state, cfg.interval_seconds)[1],
+        series=series,
+        expected=expected,
         articles=_top_articles(session, spec, note, t + cfg.interval_seconds),
         recipients=spec.recipients,
         mail_from=mail_from,

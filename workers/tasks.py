@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -172,8 +172,6 @@ def deliver_outbox() -> dict[str, int]:
 @shared_task(name="newswatch.maintenance", ignore_result=True)
 def maintenance() -> int:
     """Drop story-index buckets older than the story window; the near-copy index is kept."""
-    from datetime import timedelta
-
     from storage.db import session_scope
     from storage.dedup import prune_story_index
 
@@ -190,8 +188,6 @@ def requeue_stalled() -> int:
     empty, and only articles pending for longer than two hard time limits, so a message still
     queued or running is rarely sent twice; a second one is harmless (processing is idempotent).
     """
-    from datetime import timedelta
-
     from workers.pipeline import pending_article_ids
 
     settings = get_settings()

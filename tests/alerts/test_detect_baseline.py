@@ -63,17 +63,23 @@ def test_a_keyword_with_its_own_evening_rhythm_is_learnt_not_taken_for_noise() -
 
 def test_a_quiet_hours_burst_counts_against_the_quiet_hours_share() -> None:
     # Six hours in the morning, when the keyword usually runs at a fraction of its daily share:
-    # a flat share expects several times more mentions then and misses the rise.
+    # the alert's expectation is that quiet-hours share, well under what a flat share expects.
     base = rhythmic(40, per_day=30, seed=5)
     at = 38 * 24 + 5
     series = list(base)
     for k in range(6):
         iv = series[at + k]
         series[at + k] = Interval(iv.start, iv.mentions + 2, iv.articles + 2)
-    end = series[at + 6].start.isoformat().replace("+00:00", "Z")
+    stamps = [iv.start.isoformat().replace("+00:00", "Z") for iv in series]
     notes = [n for n in fired(replay(series)) if n["time"] >= "2024-02-08"]
-    assert len(notes) == 1 and notes[0]["time"] <= end
+    assert len(notes) == 1 and notes[0]["time"] <= stamps[at + 6]
     assert fired(replay(base)) == []
+    note = notes[0]
+    end = stamps.index(note["time"])
+    window = series[end - note["window"] + 1 : end + 1]
+    flat = final_state(series[: end + 1], DetectorConfig(share_profile=False))["base"]
+    flat_expected = flat["odds"] * sum(iv.articles - iv.mentions for iv in window)
+    assert note["expected"] < 0.5 * flat_expected
 
 
 def test_a_surge_the_detector_never_alerted_on_stays_out_of_the_baseline() -> None:
