@@ -70,6 +70,7 @@ FETCH_ERROR_KINDS = (
     "redirect_loop",
     "bad_scheme",
     "robots",
+    "robots_unreachable",
     "connect",
     "protocol",
 )
@@ -440,6 +441,12 @@ class HttpClient:
             if purpose == "page" and self.respect_robots:
                 origin = f"{current.scheme}://{current.netloc.decode('ascii')}"
                 if not self._robots.allows(origin, str(current)):
+                    if self._robots.unreachable(origin):
+                        raise FetchError(
+                            "robots_unreachable",
+                            f"robots.txt of {origin} unreachable; not fetching {current} yet",
+                            url=url,
+                        )
                     raise FetchError("robots", f"robots.txt disallows {current}", url=url)
             status, resp_headers, content, budget = self._hop(current, extra, budget, max_bytes)
             location = resp_headers.get("location")

@@ -62,3 +62,12 @@ class RobotsCache:
                     self._rules.clear()
                 self._rules[origin] = rules
         return rules.allows(self._agent, url)
+
+    def unreachable(self, origin: str) -> bool:
+        """Whether the cached refusal for this origin is only "robots.txt could not be read".
+
+        That refusal lasts minutes, so a page refused for it is worth fetching again later.
+        """
+        with self._lock:
+            rules = self._rules.get(origin)
+        return rules is not None and rules.parser is None and not rules.allow_all

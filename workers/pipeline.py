@@ -23,7 +23,8 @@ log = logging.getLogger("newswatch.pipeline")
 
 # Statuses worth a retry later rather than a permanent failure.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
-TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol"}
+# An unreachable robots.txt refuses pages for a few minutes only (RFC 9309): retry, do not fail.
+TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol", "robots_unreachable"}
 MAX_ATTEMPTS = 6  # above the task retries (4), so only crashes and hard kills reach it
 
 
