@@ -454,54 +454,102 @@ def _recall(bursts: list[dict], raw: bool = False, **cond) -> tuple[float | None
     return sum(b["detected"] for b in sel) / len(sel), len(sel)
 
 
-def _oracle_delay(
-    rng: np.random.Generator, mu: np.ndarray, shape: str, mult: float, dur: int, rate: float
-) -> int | None:
-    """One burst seen by the Poisson oracle: its delay in intervals, or None if never alerted.
+# The Poisson oracle knows every hour's true mean and sees pure Poisson counts (no day level, no
+# overdispersion, no estimation). It runs the detector's windows, thresholds (× `scale`) and
+# minimum extra; after an alert it stays silent for the detector's quiet + cool-down intervals.
+ORACLE_BUDGET = 0.05  # false alerts per keyword-week, the issue's goal
+ORACLE_SCALES = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
-    The oracle knows each hour's true mean and sees pure Poisson counts; it uses the detector's
-    windows up to the burst length (at least the shortest), their thresholds, the minimum extra
-    and the same deadline (one interval after the burst).
-    """
+
+def _oracle_fires(x: np.ndarray, mu: np.ndarray, scale: float) -> np.ndarray:
+    """Per interval: does any window ending there clear its (scaled) threshold?"""
     cfg = DetectorConfig()
-    wins = [w for w in cfg.windows if w <= dur] or [min(cfg.windows)]
-    alphas = {w: cfg.window_alpha(w) for w in wins}
-    s = int(rng.integers(0, len(mu) - dur - 2))
-    extra = np.r_[(burst_profile(shape, mult, dur) - 1.0) * rate / 24, 0.0, 0.0]
-    m = mu[s : s + dur + 2]
-    x = rng.poisson(m + extra)
     cx = np.r_[0, np.cumsum(x)]
-    cm = np.r_[0.0, np.cumsum(m)]
-    for end in range(1, dur + 3):
-        for w in wins:
-            if end - w < 0:
-                continue
-            obs, exp = int(cx[end] - cx[end - w]), float(cm[end] - cm[end - w])
-            if obs - exp >= cfg.min_extra and float(pdtrc(obs - 1, exp)) < alphas[w]:
-                return end - 1
-    return None
+    cm = np.r_[0.0, np.cumsum(mu)]
+    fires = np.zeros(len(x), dtype=bool)
+    for w in cfg.windows:
+        if w > len(x):
+            continue
+        obs = cx[w:] - cx[:-w]
+        exp = cm[w:] - cm[:-w]
+        hit = (obs - exp >= cfg.min_extra) & (pdtrc(obs - 1, exp) < cfg.window_alpha(w) * scale)
+        fires[w - 1 :] |= hit
+    return fires
 
 
 def _oracle_mean(rate: float) -> np.ndarray:
     return rate / 24 * _seasonality(24 * 28, START)
 
 
-def oracle_recall(mult: float, dur: int, rate: float, trials: int = 2000, seed: int = 11) -> float:
-    """Recall of the Poisson oracle (`_oracle_delay`) on one cell, all shapes pooled.
+def oracle_false_rate(rate: float, scale: float = 1.0, weeks: int = 4000, seed: int = 13) -> float:
+    """False alerts per keyword-week of the Poisson oracle on its own burst-free background."""
+    cfg = DetectorConfig()
+    dead = cfg.quiet_intervals + cfg.cooldown_intervals
+    rng = np.random.default_rng(seed)
+    mu = _oracle_mean(rate)
+    blocks = max(1, weeks // 4)
+    alerts = 0
+    for _ in range(blocks):
+        last = -(10**9)
+        for i in np.nonzero(_oracle_fires(rng.poisson(mu), mu, scale))[0]:
+            if i - last > dead:
+                alerts += 1
+                last = int(i)
+    return alerts / (blocks * len(mu) / 168)
 
-    No day level, no overdispersion and no estimation error: an upper bound for the synthetic
-    backgrounds at this rate.
-    """
+
+def oracle_budget_scale(
+    rates: tuple[float, ...] = (20, 50),
+) -> tuple[float, dict[float, dict[float, float]]]:
+    """The loosest threshold scale of ORACLE_SCALES at which the oracle's false alerts stay
+    within the budget at every rate, and the rates measured at each scale tried."""
+    tried: dict[float, dict[float, float]] = {}
+    best = ORACLE_SCALES[0]
+    for scale in ORACLE_SCALES:
+        tried[scale] = {r: oracle_false_rate(r, scale) for r in rates}
+        if max(tried[scale].values()) > ORACLE_BUDGET:
+            break
+        best = scale
+    return best, tried
+
+
+def _oracle_delay(
+    rng: np.random.Generator,
+    mu: np.ndarray,
+    shape: str,
+    mult: float,
+    dur: int,
+    rate: float,
+    scale: float = 1.0,
+) -> int | None:
+    """One burst seen by the Poisson oracle: its delay in intervals, or None if never alerted
+    by the detector's deadline (one interval after the burst)."""
+    lead = max(DetectorConfig().windows)  # the longest window starts before the burst
+    s = int(rng.integers(lead, len(mu) - dur - 2))
+    m = mu[s - lead : s + dur + 2]
+    extra = np.zeros(len(m))
+    extra[lead : lead + dur] = (burst_profile(shape, mult, dur) - 1.0) * rate / 24
+    fires = _oracle_fires(rng.poisson(m + extra), m, scale)[lead:]
+    hits = np.nonzero(fires)[0]
+    return int(hits[0]) if len(hits) else None
+
+
+def oracle_recall(
+    mult: float, dur: int, rate: float, scale: float = 1.0, trials: int = 2000, seed: int = 11
+) -> float:
+    """Recall of the Poisson oracle (`_oracle_delay`) on one cell, all shapes pooled."""
     rng = np.random.default_rng(seed)
     mu = _oracle_mean(rate)
     hits = sum(
-        _oracle_delay(rng, mu, SHAPES[k % len(SHAPES)], mult, dur, rate) is not None
+        _oracle_delay(rng, mu, SHAPES[k % len(SHAPES)], mult, dur, rate, scale) is not None
         for k in range(trials)
     )
     return hits / trials
 
 
-def oracle_delays(rates: tuple[float, ...], per_cell: int = 150, seed: int = 12) -> list[int]:
+def oracle_delays(
+    rates: tuple[float, ...], scale: float = 1.0, per_cell: int = 150, seed: int = 12
+) -> list[int]:
     """Delays of the Poisson oracle on every detected burst of 5× and more, as the bench pools them."""
     rng = np.random.default_rng(seed)
     out: list[int] = []
@@ -511,7 +559,7 @@ def oracle_delays(rates: tuple[float, ...], per_cell: int = 150, seed: int = 12)
             for mult in (m for m in MULTS if m >= 5):
                 for dur in DURATIONS:
                     for _ in range(per_cell):
-                        d = _oracle_delay(rng, mu, shape, mult, dur, rate)
+                        d = _oracle_delay(rng, mu, shape, mult, dur, rate, scale)
                         if d is not None:
                             out.append(d)
     return out
@@ -587,14 +635,22 @@ def summarise(result: dict) -> dict:
         "-",
         True,
     )
-    for rate in (20, 50):
-        add(
-            f"(info) Poisson oracle (true mean known) recall 3x over 6 h at {rate}/day",
-            oracle_recall(3, 6, rate),
-            2000,
-            "-",
-            True,
-        )
+    # The oracle twice: at the detector's thresholds, and at the loosest scale of them that
+    # still keeps its own false alerts within the budget (what a detector that knew every
+    # hour's true mean could reach while spending the whole budget).
+    scale, tried = oracle_budget_scale((20, 50))
+    oracle_runs = [(sc, tried[sc]) for sc in sorted({1.0, scale})]
+    for sc, fa in oracle_runs:
+        where = "at the detector's thresholds" if sc == 1.0 else f"at {sc:g}x the thresholds"
+        for rate in (20, 50):
+            add(
+                f"(info) Poisson oracle {where}, {rate}/day: false alerts per keyword-week "
+                f"{fa[rate]:.3f}, recall 3x over 6 h",
+                oracle_recall(3, 6, rate, sc),
+                2000,
+                "-",
+                True,
+            )
     r, n = _recall(bursts, mult=3, dur=24)
     add("(info) recall 3x over 24 h, all backgrounds incl. 5/day", r, n, "-", True)
     r, n = _recall(bursts, mult=3, dur=6)
@@ -632,17 +688,19 @@ def summarise(result: dict) -> dict:
                 True,
                 wilson(late, len(delays)),
             )
-            oracle = oracle_delays((20, 50))
-            o_late = sum(1 for d in oracle if d > 3)
-            add(
-                "(info) Poisson oracle (true mean known), same bursts at 20 and 50/day: share "
-                "more than 3 intervals late",
-                o_late / len(oracle),
-                len(oracle),
-                "-",
-                True,
-                wilson(o_late, len(oracle)),
-            )
+            for sc, _fa in oracle_runs:
+                oracle = oracle_delays((20, 50), sc)
+                o_late = sum(1 for d in oracle if d > 3)
+                where = "detector's thresholds" if sc == 1.0 else f"{sc:g}x the thresholds"
+                add(
+                    f"(info) Poisson oracle ({where}), same bursts at 20 and 50/day: share "
+                    "more than 3 intervals late",
+                    o_late / len(oracle),
+                    len(oracle),
+                    "-",
+                    True,
+                    wilson(o_late, len(oracle)),
+                )
     ramps = sorted(
         {
             (b["mult"], b["dur"])
@@ -815,11 +873,17 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
         "to the plain delay for steps and decays; 0 if the alert came earlier). Both are "
         "reported; the plain one, measured from the ramp's first hour, is the stricter.",
         "",
-        "The Poisson oracle rows bound what any detector can reach on these bursts with this "
-        "false-alert budget: it knows every hour's true mean, sees pure Poisson counts (no "
-        "day level, no overdispersion, no estimation) and uses the same windows, threshold, "
-        "minimum extra and deadline. At 20/day it stays near 0.59 for 3× over 6 h, so the "
-        "pooled ≥ 20/day target of 0.6 rests on the 50/day backgrounds.",
+        "The Poisson oracle rows show what these windows and thresholds reach when nothing has "
+        "to be estimated: the oracle knows every hour's true mean, sees pure Poisson counts (no "
+        "day level, no overdispersion) and uses the detector's windows, thresholds, minimum "
+        "extra, deadline and silence after an alert. It is run twice: at the detector's own "
+        "thresholds, where it spends about as much of the false-alert budget as the detector "
+        "does on the synthetic backgrounds, and at the loosest multiple of them that keeps its "
+        "own false alerts within 0.05 a keyword-week. This is not a bound on every conceivable "
+        "test, but it locates the gap: at 20/day the oracle stays near 0.6–0.7 for 3× over 6 h "
+        "even when it spends the whole budget, and the pooled ≥ 20/day target of 0.6 is within "
+        "its reach only through the 50/day backgrounds. Half of the pool (the daily-level and "
+        "NAB backgrounds) carries variability the oracle never faces.",
         "",
         "Why the p90 delay from burst start misses while the one from the first interval at 5× "
         "meets: a 24 h ramp 'of 5×' adds only 3.2× the usual hourly rate in total over its first "
@@ -827,11 +891,13 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
         "expected at 50/day, a ~1e-2 event), a 12 h one 6.2× and a 24 h ramp of 10× 7.2×; these "
         "three ramp cells are about 12 % of the detected ≥ 5× bursts and almost all of them "
         "(9 % of the detections on the tuning seeds) alert after their fourth hour. The Poisson "
-        "oracle row measures the same thing without any estimation: on these bursts at 20 and "
+        "oracle rows measure the same thing without any estimation: on these bursts at 20 and "
         "50/day, with no day level and no overdispersion, it is itself more than three "
-        "intervals late on about 9 % of its detections, right at the 10 % that p90 ≤ 3 allows. "
-        "On the daily-level and NAB backgrounds every detector is later than that oracle, so "
-        "this target is out of reach for this burst mix at this false-alert budget.",
+        "intervals late on 8–9 % of its detections, even when it spends the whole budget, "
+        "against the 10 % that p90 ≤ 3 allows. A detector that must estimate the mean on "
+        "backgrounds with a day level and overdispersion needs more evidence than the oracle "
+        "for the same false-alert budget, so this target is not expected to be met for this "
+        "burst mix; measured from the first hour at 5× usual it is.",
         "",
         f"Evaluating 1,000 watches for one interval (JSON state load + step + dump): "
         f"{timing['watches_1000_s'] * 1000:.0f} ms "

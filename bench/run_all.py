@@ -709,7 +709,7 @@ def render_dedup_alerts(
         out += [
             "The detector rows come from `bench/alerts.py --quick` (about 100 bursts per target, "
             "so ±0.05–0.1 of sampling noise) to keep `make bench` short. The full evaluation, "
-            "with 95 % intervals and the oracle bounds, is "
+            "with 95 % intervals and the Poisson oracle rows, is "
             "`docs/alerts-evaluation.md` (`.venv/bin/python bench/alerts.py`, about 2 minutes); "
             "it decides the targets.",
             "",
