@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -422,14 +423,31 @@ class _Candidate:
     text: str  # the body, or its first LEAD_CHARS for story candidates
 
     def lead(self) -> frozenset[str]:
-        return _lead_tokens(self.title, self.text)
+        return _lead_tokens(self.id, self.title, self.text)
 
 
-@lru_cache(maxsize=4096)
-def _lead_tokens(title: str | None, text: str) -> frozenset[str]:
-    # The same recent articles come back as story candidates of article after article; their
-    # leads are tokenised once per process (keyed on the text, so an edited article is redone).
-    return mh.lead_tokens(title, text)
+# The same recent articles come back as story candidates of article after article; their leads
+# are tokenised once per process. The key is the id and the hashes of title and text (an edited
+# article is redone), not the text itself: 4,096 cached 20,000-character leads would pin up to
+# ~300 MB of strings in every worker process.
+LEAD_CACHE_SIZE = 4096
+_lead_cache: OrderedDict[tuple[int, int, int], frozenset[str]] = OrderedDict()
+_lead_lock = threading.Lock()
+
+
+def _lead_tokens(article_id: int, title: str | None, text: str) -> frozenset[str]:
+    key = (article_id, hash(title), hash(text))
+    with _lead_lock:
+        hit = _lead_cache.get(key)
+        if hit is not None:
+            _lead_cache.move_to_end(key)
+            return hit
+    tokens = mh.lead_tokens(title, text)
+    with _lead_lock:
+        _lead_cache[key] = tokens
+        while len(_lead_cache) > LEAD_CACHE_SIZE:
+            _lead_cache.popitem(last=False)
+    return tokens
 
 
 def _candidates(
