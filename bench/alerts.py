@@ -860,10 +860,9 @@ def markdown(result: dict, summary: dict, timing: dict) -> str:
             else (f"{t['value']:.3f}" if isinstance(t["value"], float) else t["value"])
         )
         ci = "" if not t.get("interval") else f"{t['interval'][0]:.3f} – {t['interval'][1]:.3f}"
-        out.append(
-            f"| {t['target']} | {v} | {ci} | {t['n']} | {t['goal']} | "
-            f"{'yes' if t['met'] else 'NO'} |"
-        )
+        # An (info) row has no goal, so nothing to meet.
+        met = "–" if t["goal"] == "-" else ("yes" if t["met"] else "NO")
+        out.append(f"| {t['target']} | {v} | {ci} | {t['n']} | {t['goal']} | {met} |")
     out += [
         "",
         "Delay = intervals between the close of the burst's first interval and the alert "
