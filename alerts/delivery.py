@@ -8,19 +8,19 @@ import re
 import smtplib
 import ssl
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from alerts.smtp_target import SmtpTarget
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,44 +29,6 @@ SMTP_TIMEOUT = 30.0
 LEASE = timedelta(minutes=10)  # a "sending" row older than this is presumed crashed
 MAX_TEMP_ATTEMPTS = 12
 BATCH = 100
-
-
-@dataclass(frozen=True)
-class SmtpTarget:
-    """A parsed NEWSWATCH_SMTP_URL; `__repr__` never shows the password."""
-
-    host: str
-    port: int
-    ssl: bool
-    starttls: bool
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def parse(cls, url: str) -> SmtpTarget:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("smtp", "smtps"):
-            raise ValueError("SMTP URL must start with smtp:// or smtps://")
-        if not parts.hostname:
-            raise ValueError("SMTP URL has no host")
-        query = parse_qs(parts.query)
-        flag = (query.get("starttls") or query.get("tls") or ["0"])[0].lower()
-        starttls = scheme == "smtp" and flag in ("1", "true", "yes", "on")
-        port = parts.port or (465 if scheme == "smtps" else 587 if starttls else 25)
-        return cls(
-            host=parts.hostname,
-            port=port,
-            ssl=scheme == "smtps",
-            starttls=starttls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
-
-    def describe(self) -> str:
-        scheme = "smtps" if self.ssl else "smtp"
-        user = f"{self.username}@" if self.username else ""
-        return f"{scheme}://{user}{self.host}:{self.port}"
 
 
 @dataclass
@@ -204,6 +166,9 @@ def _smtp_send(
         return outcome, f"{exc.smtp_code} {text[:300]}"
     except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
         return _Outcome.DOWN, f"{type(exc).__name__}: {exc}"
+    except (UnicodeError, ValueError) as exc:
+        # e.g. a non-ASCII address: smtplib speaks ASCII, and no retry changes that.
+        return _Outcome.FAILED, f"message cannot be sent as is: {type(exc).__name__}"
     except smtplib.SMTPException as exc:
         return _Outcome.RETRY, f"{type(exc).__name__}: {exc}"
     finally:
@@ -237,13 +202,21 @@ def deliver_one(
             list(row.recipients),
             row.attempts,
         )
-    if not smtp_url:
-        write_eml(Path(outbox_dir), message_id, raw)
-        _finish(bind, outbox_id, status="sent", sent_at=now, next_attempt_at=None, last_error=None)
-        report.written += 1
-        return "sent"
-    target = SmtpTarget.parse(smtp_url)
-    outcome, error = _smtp_send(target, _envelope_from(raw), recipients, raw)
+    try:
+        if not smtp_url:
+            write_eml(Path(outbox_dir), message_id, raw)
+            _finish(
+                bind, outbox_id, status="sent", sent_at=now, next_attempt_at=None, last_error=None
+            )
+            report.written += 1
+            return "sent"
+        target = SmtpTarget.parse(smtp_url)
+        outcome, error = _smtp_send(target, _envelope_from(raw), recipients, raw)
+    except Exception as exc:  # noqa: BLE001 - one bad row must not stall the outbox
+        # Only the type: a message could carry a piece of the SMTP URL. Retried with backoff
+        # and failed after MAX_TEMP_ATTEMPTS like any temporary error, instead of sitting in
+        # "sending" and being re-claimed forever.
+        outcome, error = _Outcome.RETRY, f"delivery error: {type(exc).__name__}"
     if outcome == _Outcome.SENT:
         _finish(
             bind,

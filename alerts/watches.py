@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from storage.models import Watch as WatchRow
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,253}$")
+# ASCII only: smtplib sends addresses as ASCII, and a non-ASCII one would fail the whole message.
+EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}$")
 QUIET_RE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(\S+))?$")
 ALLOWED_KEYS = {
     "id",

@@ -10,14 +10,21 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from alerts.smtp_target import SmtpTarget
+
 PACKAGE_OUTLETS_DIR = Path(__file__).resolve().parent.parent / "sources" / "outlets"
 
 
 class Settings(BaseSettings):
     """Configuration from the environment (and a `.env` file); fails fast on nonsense."""
 
+    # hide_input_in_errors: a rejected URL (SMTP, broker, database) may carry a password.
     model_config = SettingsConfigDict(
-        env_prefix="NEWSWATCH_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="NEWSWATCH_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(Path("data"), description="Where the embedded default keeps its files.")
@@ -86,6 +93,14 @@ class Settings(BaseSettings):
     def _check_db(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("NEWSWATCH_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp(cls, value: SecretStr) -> SecretStr:
+        # Fail at start-up, not at the first alert; the errors name no part of the URL.
+        if value.get_secret_value():
+            SmtpTarget.parse(value.get_secret_value())
         return value
 
     @model_validator(mode="after")

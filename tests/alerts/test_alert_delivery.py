@@ -8,6 +8,7 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session
 
 from alerts.delivery import SmtpTarget, deliver_one, deliver_pending
@@ -18,7 +19,9 @@ from tests.alerts.conftest import SmtpServer, free_port
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def _enqueue(engine, kind: str = "fired") -> tuple[int, str]:
+def _enqueue(
+    engine, kind: str = "fired", recipients: tuple[str, ...] = ("analyst@example.org",)
+) -> tuple[int, str]:
     note = {"kind": kind, "observed": 9, "expected": 1.0, "ratio": 9.0, "window_seconds": 3600}
     r = render_alert(
         watch_id="sarmat",
@@ -27,7 +30,7 @@ def _enqueue(engine, kind: str = "fired") -> tuple[int, str]:
         series=[1, 9],
         expected=[1, 1],
         articles=[],
-        recipients=["analyst@example.org"],
+        recipients=list(recipients),
         mail_from="newswatch <alerts@news.example>",
         interval_start=NOW,
         now=NOW,
@@ -35,7 +38,7 @@ def _enqueue(engine, kind: str = "fired") -> tuple[int, str]:
     with Session(engine) as s:
         row = OutboxMessage(
             message_id=r.message_id,
-            recipients=["analyst@example.org"],
+            recipients=list(recipients),
             subject=r.subject,
             raw=r.as_bytes(),
             created_at=NOW,
@@ -163,7 +166,7 @@ def test_eml_files_without_smtp(engine, tmp_path: Path) -> None:
 
 def test_password_is_never_logged(engine, smtp_server: SmtpServer, tmp_path: Path, caplog) -> None:
     row_id, _ = _enqueue(engine)
-    url = f"smtp://user:s3cr3t-pw@127.0.0.1:{smtp_server.port}"
+    url = f"smtp://user:s3cr3t-pw@127.0.0.1:{smtp_server.port}"  # loopback: AUTH without TLS
     assert "s3cr3t" not in repr(SmtpTarget.parse(url))
     with caplog.at_level(logging.DEBUG):
         deliver_pending(engine, smtp_url=url, outbox_dir=tmp_path, now=NOW)
@@ -185,3 +188,47 @@ def test_smtp_url_parsing() -> None:
     t = SmtpTarget.parse("smtps://mail.example")
     assert (t.port, t.ssl, t.starttls) == (465, True, False)
     assert SmtpTarget.parse("smtp://localhost:1025").port == 1025
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        # Unencoded / ? # in a password cut the URL into host, port, path or query pieces.
+        ("smtp://AKIAEXAMPLE:BPw9Secret/xyz+Q@mail.example:587?starttls=1", "BPw9Secret"),
+        ("smtp://mailer:4711/x@mail.example", "4711"),
+        ("smtp://user:pa?ss-7@mail.example", "ss-7"),
+        ("smtp://user:pa#ss-8@mail.example", "ss-8"),
+        ("smtp://mail.example?colour=red", "colour"),
+    ],
+)
+def test_malformed_smtp_url_is_refused_without_echoing_it(url: str, secret: str) -> None:
+    with pytest.raises(ValueError) as err:
+        SmtpTarget.parse(url)
+    assert secret not in str(err.value)
+    assert "percent-encode" in str(err.value)
+    # urllib's own error ("Port could not be cast to integer value as '<password piece>'")
+    # must not ride along as the context of ours.
+    assert err.value.__suppress_context__ or err.value.__context__ is None
+
+
+def test_credentials_need_tls_except_on_this_machine() -> None:
+    with pytest.raises(ValueError, match="no TLS"):
+        SmtpTarget.parse("smtp://u:pw@mail.example:587")
+    assert SmtpTarget.parse("smtp://u:pw@mail.example?starttls").starttls
+    assert SmtpTarget.parse("smtps://u:pw@mail.example").ssl
+    assert SmtpTarget.parse("smtp://u:pw@127.0.0.1:25").username == "u"
+    assert SmtpTarget.parse("smtp://u:pw@localhost").port == 25
+
+
+def test_a_non_ascii_recipient_fails_its_row_only(
+    engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    bad_id, _ = _enqueue(engine, recipients=("jürgen@example.org",))
+    good_id, good_mid = _enqueue(engine, kind="escalated")
+    report = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=NOW)
+    bad = _row(engine, bad_id)
+    # Failed for good (smtplib cannot send it), not left "sending" to be re-claimed forever.
+    assert bad.status == "failed" and "cannot be sent" in (bad.last_error or "")
+    assert report.failed == 1 and report.sent == 1
+    assert _row(engine, good_id).status == "sent"
+    assert _ids(smtp_server) == [good_mid]

@@ -48,6 +48,11 @@ def test_fixture_loads() -> None:
             '[[watch]]\nid = "a"\nterms = ["x"]\nrecipients = ["not-an-address"]\n',
             "key 'recipients'",
         ),
+        (
+            # smtplib sends addresses as ASCII: this one would fail every message of the watch.
+            '[[watch]]\nid = "a"\nterms = ["x"]\nrecipients = ["jürgen@example.org"]\n',
+            "key 'recipients'",
+        ),
         ('[[watch]]\nid = "a"\nterms = ["x"]\nsensitivity = 99\n', "key 'sensitivity'"),
         ('[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "late"\n', "key 'quiet_hours'"),
         (

@@ -43,6 +43,15 @@ def test_nonsense_fails_fast(monkeypatch: pytest.MonkeyPatch, var: str, value: s
         Settings()
 
 
+def test_a_bad_smtp_url_fails_fast_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An unencoded "/" in the password: the URL parser would take "sentinel-44" for the port.
+    monkeypatch.setenv("NEWSWATCH_SMTP_URL", "smtp://u:sentinel-44/x@mail.example?starttls=1")
+    with pytest.raises(ValidationError) as err:
+        Settings()
+    assert "NEWSWATCH_SMTP_URL is malformed" in str(err.value)
+    assert "sentinel-44" not in str(err.value)
+
+
 def test_secrets_are_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSWATCH_BROKER_URL", "redis://:sentinel-secret-42@localhost:6379/0")
     monkeypatch.setenv("NEWSWATCH_SMTP_URL", "smtp://u:sentinel-secret-43@localhost")
