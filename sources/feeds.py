@@ -28,8 +28,13 @@ _SY_PERIODS = {
     "yearly": 31536000,
 }
 
-_PROLOG_END = re.compile(rb"<[A-Za-z_]")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_UTF8_BOM = b"\xef\xbb\xbf"
+# What XML allows around a DOCTYPE: whitespace, processing instructions (the XML declaration is
+# one), comments. Matched in one go so a prolog of millions of tiny tokens is still quick.
+_PROLOG_MISC = re.compile(rb"(?:[ \t\r\n]+|<\?.*?\?>|<!--.*?-->)*", re.S)
+_DOCTYPE_MARK = re.compile(rb"[\"'<\[\]>]")  # the only bytes that matter inside a DOCTYPE
 _HTML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE\s+html|<html)", re.I | re.S
 )
@@ -70,33 +75,72 @@ def strip_doctype(data: bytes) -> bytes:
 
     Entity declarations are how billion-laughs, XXE and external-DTD attacks get in; feeds have
     no legitimate need for them, and feedparser's loose parser copes with HTML entities anyway.
+    The prolog is read token by token as expat reads it (BOM, whitespace, XML declaration and
+    other processing instructions, comments, DOCTYPEs) up to the root element, so markup inside
+    a comment or PI (`<!-- <x> -->`) cannot end the scan early and let a DOCTYPE through.
     """
-    end = _PROLOG_END.search(data)
-    limit = end.start() if end else len(data)
-    prolog, rest = data[:limit], data[limit:]
+    kept: list[bytes] = []
+    pos = 3 if data.startswith(_UTF8_BOM) else 0
+    start = 0  # beginning of the bytes not yet copied to `kept`
+    n = len(data)
     while True:
-        m = _DOCTYPE.search(prolog)
-        if not m:
-            return prolog + rest
-        i, depth, quote = m.end(), 0, 0
-        while i < len(prolog):
-            ch = prolog[i]
-            if quote:
-                if ch == quote:
-                    quote = 0
-            elif ch in (0x22, 0x27):
-                quote = ch
-            elif ch == 0x5B:  # [
-                depth += 1
-            elif ch == 0x5D:  # ]
-                depth -= 1
-            elif ch == 0x3E and depth <= 0:  # >
-                break
-            i += 1
-        if i >= len(prolog):
-            # Unterminated DOCTYPE swallowing the document: nothing safe to hand on.
-            raise FeedParseError("unterminated DOCTYPE")
-        prolog = prolog[: m.start()] + prolog[i + 1 :]
+        misc = _PROLOG_MISC.match(data, pos)
+        pos = misc.end() if misc else pos
+        if pos >= n or data.startswith((b"<?", b"<!--"), pos):
+            # The end, or a PI or comment never closed: expat reads the rest as part of it.
+            break
+        if _DOCTYPE.match(data, pos):
+            end = _doctype_end(data, pos + len(b"<!DOCTYPE"))
+            kept.append(data[start:pos])
+            pos = start = end
+        elif data[pos] == 0x3C:  # "<": the root element, or markup expat refuses before it
+            if _ENTITY.match(data, pos):
+                # Only a DOCTYPE may declare entities; a stray declaration here means the
+                # document was built to confuse this scan, so nothing of it is handed on.
+                raise FeedParseError("entity declaration outside a DOCTYPE")
+            break
+        else:
+            # Text before the root (a PHP warning, say) is an error to expat; feedparser's
+            # loose parser reads on, so later DOCTYPEs are still stripped for it.
+            nxt = data.find(b"<", pos)
+            pos = n if nxt < 0 else nxt
+    if not kept:
+        return data
+    kept.append(data[start:])
+    return b"".join(kept)
+
+
+def _doctype_end(data: bytes, pos: int) -> int:
+    """Index just past the `>` closing the DOCTYPE whose keyword ends at `pos`.
+
+    Quoted literals, comments and PIs are skipped whole: a `]` or `>` inside one of them does
+    not end the internal subset or the declaration.
+    """
+    depth, n = 0, len(data)
+    while (mark := _DOCTYPE_MARK.search(data, pos)) is not None:
+        pos = mark.start()
+        ch = data[pos]
+        if ch in (0x22, 0x27):  # " or '
+            end = data.find(bytes([ch]), pos + 1)
+            pos = n if end < 0 else end + 1
+        elif data.startswith(b"<!--", pos):
+            end = data.find(b"-->", pos + 4)
+            pos = n if end < 0 else end + 3
+        elif data.startswith(b"<?", pos):
+            end = data.find(b"?>", pos + 2)
+            pos = n if end < 0 else end + 2
+        elif ch == 0x5B:  # [
+            depth += 1
+            pos += 1
+        elif ch == 0x5D:  # ]
+            depth -= 1
+            pos += 1
+        elif ch == 0x3E and depth <= 0:  # >
+            return pos + 1
+        else:
+            pos += 1
+    # Unterminated DOCTYPE swallowing the document: nothing safe to hand on.
+    raise FeedParseError("unterminated DOCTYPE")
 
 
 def _to_ascii_compatible(data: bytes) -> bytes:

@@ -109,6 +109,13 @@ class FetchResponse:
         return None
 
 
+@dataclass
+class _Budget:
+    """What is left of one request's deadline; its hops and its robots.txt fetches draw on it."""
+
+    remaining: float
+
+
 class _Blocked(Exception):
     """Raised inside the transport when no permitted address is left for a host."""
 
@@ -410,7 +417,9 @@ class HttpClient:
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br"},
         )
         agent = user_agent.split("/", 1)[0].strip() or user_agent
-        self._robots = RobotsCache(self._fetch_robots, agent=agent)
+        self._robots = RobotsCache(
+            lambda robots_url: self._fetch_robots(robots_url, _Budget(self.deadline)), agent=agent
+        )
 
     def __enter__(self) -> HttpClient:
         return self
@@ -428,19 +437,32 @@ class HttpClient:
         return self._get(url, headers=headers, purpose=purpose, max_bytes=self.max_bytes)
 
     def _get(
-        self, url: str, *, headers: Mapping[str, str] | None, purpose: str, max_bytes: int
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None,
+        purpose: str,
+        max_bytes: int,
+        budget: _Budget | None = None,
     ) -> FetchResponse:
+        """Follow `url`'s redirects, drawing on `budget` (a fresh deadline when None)."""
         started = time.monotonic()
         current = check_url(url)
         # latin-1 bytes: validators such as ETag go back exactly as the server sent them.
         extra = {k: v.encode("latin-1", "replace") for k, v in (headers or {}).items()}
         redirects: list[tuple[int, str]] = []
         seen = {str(current)}
-        budget = self.deadline
+        left = budget if budget is not None else _Budget(self.deadline)
+
+        def fetch_robots(robots_url: str) -> tuple[int | None, bytes]:
+            return self._fetch_robots(robots_url, left)
+
         while True:
             if purpose == "page" and self.respect_robots:
                 origin = f"{current.scheme}://{current.netloc.decode('ascii')}"
-                if not self._robots.allows(origin, str(current)):
+                # robots.txt of every origin on the way is read on the page's own budget, or a
+                # chain of slow origins would stretch one page fetch to many deadlines.
+                if not self._robots.allows(origin, str(current), fetch=fetch_robots):
                     if self._robots.unreachable(origin):
                         raise FetchError(
                             "robots_unreachable",
@@ -448,7 +470,7 @@ class HttpClient:
                             url=url,
                         )
                     raise FetchError("robots", f"robots.txt disallows {current}", url=url)
-            status, resp_headers, content, budget = self._hop(current, extra, budget, max_bytes)
+            status, resp_headers, content = self._hop(current, extra, left, max_bytes)
             location = resp_headers.get("location")
             if status not in REDIRECT_STATUSES or not location:
                 return FetchResponse(
@@ -481,14 +503,14 @@ class HttpClient:
         return self.limiter.slot(host) if self.limiter is not None else nullcontext()
 
     def _hop(
-        self, url: httpx.URL, extra: Mapping[str, bytes], budget: float, max_bytes: int
-    ) -> tuple[int, httpx.Headers, bytes, float]:
+        self, url: httpx.URL, extra: Mapping[str, bytes], budget: _Budget, max_bytes: int
+    ) -> tuple[int, httpx.Headers, bytes]:
         """One request under the host's politeness slot; the deadline clock runs inside the slot."""
         with self._slot(url.host):
             hop_started = time.monotonic()
-            token = _deadline.set(hop_started + budget)
+            token = _deadline.set(hop_started + budget.remaining)
             try:
-                if budget <= 0:
+                if budget.remaining <= 0:
                     raise FetchError("timeout", "wall-clock deadline exceeded", url=str(url))
                 request = self._client.build_request("GET", url, headers=extra)
                 response = self._client.send(request, stream=True)
@@ -499,12 +521,7 @@ class HttpClient:
                         content = self._read_capped(response, max_bytes)
                 finally:
                     response.close()
-                return (
-                    response.status_code,
-                    response.headers,
-                    content,
-                    budget - (time.monotonic() - hop_started),
-                )
+                return response.status_code, response.headers, content
             except FetchError:
                 raise
             except _Blocked as exc:
@@ -517,6 +534,7 @@ class HttpClient:
                 raise FetchError("protocol", f"{type(exc).__name__}: {exc}", url=str(url)) from None
             finally:
                 _deadline.reset(token)
+                budget.remaining -= time.monotonic() - hop_started
 
     def _read_capped(self, response: httpx.Response, max_bytes: int) -> bytes:
         """Stream the body, decoding with bounded steps, and stop as soon as it passes the cap."""
@@ -542,12 +560,29 @@ class HttpClient:
             parts.append(out)
         return b"".join(parts)
 
-    def _fetch_robots(self, robots_url: str) -> tuple[int | None, bytes]:
+    def _fetch_robots(self, robots_url: str, budget: _Budget) -> tuple[int | None, bytes]:
+        """Read robots.txt for a page on what is left of the page's deadline (`budget`)."""
+        # With the client's whole deadline available, a timeout says robots.txt is unreachable
+        # (RFC 9309: assume a disallow, briefly). With less, it may only say the page had little
+        # time left: then the page timed out, and nothing is cached about the origin.
+        cut_short = budget.remaining < self.deadline
         try:
-            resp = self._get(robots_url, headers=None, purpose="robots", max_bytes=ROBOTS_MAX_BYTES)
+            resp = self._get(
+                robots_url,
+                headers=None,
+                purpose="robots",
+                max_bytes=ROBOTS_MAX_BYTES,
+                budget=budget,
+            )
         except FetchError as exc:
             if exc.kind in ("blocked", "bad_scheme"):
                 raise
+            if exc.kind == "timeout" and cut_short:
+                raise FetchError(
+                    "timeout",
+                    f"wall-clock deadline exceeded while reading {robots_url}",
+                    url=robots_url,
+                ) from None
             if exc.kind == "too_large":
                 return 200, b""  # an absurd robots.txt says nothing we can use
             return None, b""

@@ -41,21 +41,29 @@ def rules_from_response(status: int | None, body: bytes, *, now: float) -> Robot
     return RobotsRules(None, False, now, UNREACHABLE_SECONDS)
 
 
-class RobotsCache:
-    """Per-origin cache of robots.txt rules; `fetch(origin)` returns (status or None, body)."""
+RobotsFetch = Callable[[str], tuple[int | None, bytes]]
 
-    def __init__(self, fetch: Callable[[str], tuple[int | None, bytes]], *, agent: str) -> None:
+
+class RobotsCache:
+    """Per-origin cache of robots.txt rules; `fetch(robots_url)` returns (status or None, body)."""
+
+    def __init__(self, fetch: RobotsFetch, *, agent: str) -> None:
         self._fetch = fetch
         self._agent = agent
         self._lock = threading.Lock()
         self._rules: dict[str, RobotsRules] = {}
 
-    def allows(self, origin: str, url: str) -> bool:
+    def allows(self, origin: str, url: str, *, fetch: RobotsFetch | None = None) -> bool:
+        """Whether `url` may be fetched; `fetch` replaces the cache's own fetcher for this call.
+
+        An exception from the fetcher propagates and caches nothing: the caller decides that the
+        answer is unknown rather than "unreachable" (a page whose own deadline ran out, say).
+        """
         now = time.monotonic()
         with self._lock:
             rules = self._rules.get(origin)
         if rules is None or now - rules.fetched_at > rules.ttl:
-            status, body = self._fetch(origin.rstrip("/") + "/robots.txt")
+            status, body = (fetch or self._fetch)(origin.rstrip("/") + "/robots.txt")
             rules = rules_from_response(status, body, now=now)
             with self._lock:
                 if len(self._rules) > 10_000:

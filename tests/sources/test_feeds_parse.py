@@ -205,3 +205,70 @@ def test_strip_doctype_handles_brackets_and_quotes() -> None:
     assert strip_doctype(doc) == b'<?xml version="1.0"?>\n\n<rss a="<!DOCTYPE">x</rss>'
     with pytest.raises(FeedParseError):
         strip_doctype(b'<!DOCTYPE x [ <!ENTITY a "never closed')
+
+
+LAUGHS = '<!ENTITY l0 "lol">' + "".join(
+    f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 6)
+)
+
+
+def _laughing_feed(before_doctype: str, subset_first: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0"?>\n{before_doctype}\n'
+        f'<!DOCTYPE rss [ {subset_first} <!ENTITY ok "EXPANDED"> {LAUGHS} ]>\n'
+        '<rss version="2.0"><channel><title>&ok;</title>'
+        "<item><title>a</title><link>https://x.example/a</link>"
+        "<description>&l5;</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("before", "subset_first"),
+    [
+        ("<!-- <x> -->", ""),  # markup inside a comment used to end the prolog scan
+        ('<?xml-stylesheet href="<x>.xsl"?>', ""),  # ... and inside a processing instruction
+        ("<!-- a --><?pi <y>?>\n<!-- <z> -->", ""),
+        ("", '<!-- ]> " -->'),  # a comment in the subset must not end the DOCTYPE early
+        ("", "<?pi ]> ' ?>"),
+    ],
+    ids=["comment-first", "pi-first", "several-first", "comment-in-subset", "pi-in-subset"],
+)
+def test_doctype_after_comments_or_pis_is_still_stripped(before: str, subset_first: str) -> None:
+    doc = _laughing_feed(before, subset_first)
+    stripped = strip_doctype(doc)
+    assert b"<!DOCTYPE" not in stripped and b"<!ENTITY" not in stripped
+    # What came before the DOCTYPE is kept as it was, and so is the document after it.
+    assert stripped.startswith(doc[: doc.index(b"<!DOCTYPE")])
+    assert stripped.endswith(doc[doc.index(b"]>\n<rss") + 2 :])
+    started = time.monotonic()
+    feed = parse_feed(doc, None, base_url=None, now=NOW)
+    assert time.monotonic() - started < 5
+    assert "EXPANDED" not in (feed.title or "")
+    assert [e.link for e in feed.entries] == ["https://x.example/a"]
+    assert "lollol" not in (feed.entries[0].summary or "")
+
+
+def test_entity_declaration_outside_a_doctype_is_refused() -> None:
+    doc = (
+        b'<?xml version="1.0"?><!-- c --><!ENTITY a "EXPANDED">'
+        b'<rss version="2.0"><channel><title>&a;</title></channel></rss>'
+    )
+    with pytest.raises(FeedParseError, match="entity declaration"):
+        parse_feed(doc, None, base_url=None, now=NOW)
+
+
+def test_prolog_with_bom_stylesheet_comments_and_doctype_still_parses() -> None:
+    doc = (
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\n'
+        b'<?xml-stylesheet type="text/xsl" href="/rss.xsl"?>\n<!-- generated <by> cms -->\n'
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"\n'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'
+        b'<rss version="0.91"><channel><title>Old &amp; fine</title>'
+        b"<item><title>One</title><link>https://x.example/1</link></item></channel></rss>"
+    )
+    stripped = strip_doctype(doc)
+    assert b"DOCTYPE" not in stripped
+    assert stripped.startswith(doc[: doc.index(b"<!DOCTYPE")])
+    feed = parse_feed(doc, None, base_url=None, now=NOW)
+    assert feed.title == "Old & fine"
+    assert [e.title for e in feed.entries] == ["One"]

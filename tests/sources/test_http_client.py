@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import struct
 import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import brotli
 import pytest
@@ -376,6 +377,60 @@ def test_robots_rules_for_our_agent_and_missing_or_broken_files() -> None:
             # Only until robots.txt can be read again: the pipeline retries this kind.
             assert err.value.kind == "robots_unreachable"
         assert ours.hits("/a") == [] and broken.hits("/a") == []
+
+
+def _slow_robots(seconds: float) -> Callable[[Handler], None]:
+    def route(h: Handler) -> None:
+        h.server.owner.stopping.wait(seconds)
+        h.reply(200, b"User-agent: *\nAllow: /\n")
+
+    return route
+
+
+def test_robots_fetches_along_a_redirect_chain_share_the_page_deadline() -> None:
+    """Six origins whose robots.txt each answer within one deadline: the page gets one in all."""
+    deadline = 1.5
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(LocalServer()) for _ in range(6)]
+        for i, srv in enumerate(servers):
+            srv.route("/robots.txt", _slow_robots(0.6 * deadline))
+            if i + 1 < len(servers):
+                srv.static("/p", b"", 302, {"Location": servers[i + 1].url("/p")})
+            else:
+                srv.static("/p", b"article")
+        with make_client(deadline=deadline) as c:
+            started = time.monotonic()
+            with pytest.raises(FetchError) as err:
+                c.get(servers[0].url("/p"))
+            took = time.monotonic() - started
+        # Each robots.txt used to get a fresh deadline: ~5.4 s, and the page came back.
+        assert err.value.kind == "timeout"  # retried by the pipeline, like any page timeout
+        assert took < 3.5
+        assert len(servers[0].hits("/robots.txt")) == 1
+        assert [len(s.hits()) for s in servers[2:]] == [0, 0, 0, 0]
+
+
+def test_robots_cut_short_by_the_page_deadline_is_not_taken_as_unreachable() -> None:
+    with LocalServer() as first, LocalServer() as second, LocalServer() as hanging:
+        first.route("/robots.txt", _slow_robots(0.9))
+        first.static("/p", b"", 302, {"Location": second.url("/p")})
+        second.route("/robots.txt", _slow_robots(0.9))
+        second.static("/p", b"article")
+        hanging.route("/robots.txt", _slow_robots(10))
+        hanging.static("/p", b"article")
+        with make_client(deadline=1.5) as c:
+            with pytest.raises(FetchError) as err:
+                c.get(first.url("/p"))
+            assert err.value.kind == "timeout"
+            # The second origin's robots.txt was only out of the page's time, not unreachable:
+            # read again with a whole deadline, it allows the page.
+            assert c.get(second.url("/p")).content == b"article"
+            assert len(second.hits("/robots.txt")) == 2
+        # One that does not answer within a whole deadline is still "unreachable" (retried).
+        with make_client(deadline=0.5) as c, pytest.raises(FetchError) as err:
+            c.get(hanging.url("/p"))
+        assert err.value.kind == "robots_unreachable"
+        assert hanging.hits("/p") == []
 
 
 def test_client_is_safe_to_share_between_threads(server: LocalServer, client: HttpClient) -> None:
