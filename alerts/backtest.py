@@ -24,9 +24,9 @@ def _parse_time(value: str, line: int) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise BacktestError(f"line {line}: time {value!r} is not ISO 8601") from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except (ValueError, OverflowError):  # overflow: e.g. year 1 with a positive UTC offset
+        raise BacktestError(f"line {line}: time {value!r} is not an ISO 8601 time") from None
 
 
 def _parse_count(value: str, name: str, line: int) -> int:
@@ -48,24 +48,46 @@ def read_series(text: str) -> list[Interval]:
         raise BacktestError(f"header: missing column(s) {', '.join(missing)}")
     reader.fieldnames = fields
     out: list[Interval] = []
+    lines: dict[datetime, int] = {}
     for n, row in enumerate(reader, start=2):
         if n > MAX_ROWS:
             raise BacktestError(f"more than {MAX_ROWS} rows")
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue
+        # A short or long row is a broken export, not zeros: nothing is guessed.
+        if None in row:
+            raise BacktestError(f"line {n}: more fields than the header")
+        for name in ("time", "mentions", "articles"):
+            if not (row.get(name) or "").strip():
+                raise BacktestError(f"line {n}: no value for {name}")
         outlets = None
         if row.get("outlets"):
             outlets = tuple(x for x in row["outlets"].split(";") if x)
+        start = _parse_time(row["time"], n)
+        if start in lines:
+            raise BacktestError(f"line {n}: time {row['time'].strip()} repeats line {lines[start]}")
+        lines[start] = n
         out.append(
             Interval(
-                start=_parse_time(row["time"] or "", n),
-                mentions=_parse_count(row["mentions"] or "0", "mentions", n),
-                articles=_parse_count(row["articles"] or "0", "articles", n),
+                start=start,
+                mentions=_parse_count(row["mentions"], "mentions", n),
+                articles=_parse_count(row["articles"], "articles", n),
                 outlets=outlets,
             )
         )
     out.sort(key=lambda iv: iv.start)
     return out
+
+
+def check_spacing(series: list[Interval], interval_seconds: int) -> None:
+    """Refuse rows that share one detector interval: the detector would keep only the first."""
+    step = interval_seconds
+    for a, b in zip(series, series[1:], strict=False):
+        if int(a.start.timestamp()) // step == int(b.start.timestamp()) // step:
+            raise BacktestError(
+                f"times {a.start.isoformat()} and {b.start.isoformat()} fall in the same "
+                f"{step}-second interval: sum the rows per interval or pass a smaller --interval"
+            )
 
 
 def infer_interval(series: list[Interval], default: int = 3600) -> int:
@@ -93,6 +115,7 @@ def run_backtest(
         interval_seconds=interval_seconds or infer_interval(series),
         sensitivity=sensitivity,
     )
+    check_spacing(series, cfg.interval_seconds)
     det = Detector(cfg)
     state = new_state()
     for iv in series:

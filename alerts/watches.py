@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+import stat
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -254,9 +258,15 @@ def load_watches(path: Path) -> list[WatchSpec]:
     path = Path(path)
     if not path.exists():
         return []
+    if not path.is_file():
+        raise WatchError(f"{path.name}: not a file")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise WatchError(f"{path.name}: larger than {MAX_FILE_BYTES} bytes")
-    return parse_watches(path.read_text(encoding="utf-8"), source=path.name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise WatchError(f"{path.name}: not UTF-8") from None
+    return parse_watches(text, source=path.name)
 
 
 def dump_watches(watches: list[WatchSpec]) -> str:
@@ -264,8 +274,14 @@ def dump_watches(watches: list[WatchSpec]) -> str:
 
 
 def save_watches(path: Path, watches: list[WatchSpec]) -> None:
-    """Write the file atomically (temp file + rename) so a reader never sees half of it."""
+    """Write the file atomically (temp file + rename) so a reader never sees half of it.
+
+    The file keeps its permissions, and a symlink keeps pointing at the file it names (the
+    target is what gets replaced). Comments are not kept: the file is rewritten from the specs.
+    """
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     text = dump_watches(watches)
     parse_watches(text, source=path.name)  # never write what we could not read back
@@ -273,39 +289,60 @@ def save_watches(path: Path, watches: list[WatchSpec]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+            # mkstemp makes 0600: a worker running as another user must still read the file.
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(fh.fileno(), stat.S_IMODE(path.stat().st_mode))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock from reading the file to replacing it: two edits at once would
+    otherwise both read the old file and the later rename would drop the earlier change."""
+    target = Path(path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_name(f".{target.name}.lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def add_watch(path: Path, spec: WatchSpec) -> list[WatchSpec]:
-    watches = load_watches(path)
-    if any(w.id == spec.id for w in watches):
-        raise WatchError(f"{Path(path).name}: key 'id': watch '{spec.id}' already exists")
-    watches.append(spec)
-    save_watches(path, watches)
-    return watches
+    with _locked(path):
+        watches = load_watches(path)
+        if any(w.id == spec.id for w in watches):
+            raise WatchError(f"{Path(path).name}: key 'id': watch '{spec.id}' already exists")
+        watches.append(spec)
+        save_watches(path, watches)
+        return watches
 
 
 def remove_watch(path: Path, watch_id: str) -> list[WatchSpec]:
-    watches = load_watches(path)
-    kept = [w for w in watches if w.id != watch_id]
-    if len(kept) == len(watches):
-        raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
-    save_watches(path, kept)
-    return kept
+    with _locked(path):
+        watches = load_watches(path)
+        kept = [w for w in watches if w.id != watch_id]
+        if len(kept) == len(watches):
+            raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
+        save_watches(path, kept)
+        return kept
 
 
 def mute_watch(path: Path, watch_id: str, until: datetime | None) -> WatchSpec:
     """Mute until a moment (None unmutes)."""
-    watches = load_watches(path)
-    for i, w in enumerate(watches):
-        if w.id == watch_id:
-            watches[i] = replace(w, muted_until=until.astimezone(UTC) if until else None)
-            save_watches(path, watches)
-            return watches[i]
-    raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
+    with _locked(path):
+        watches = load_watches(path)
+        for i, w in enumerate(watches):
+            if w.id == watch_id:
+                watches[i] = replace(w, muted_until=until.astimezone(UTC) if until else None)
+                save_watches(path, watches)
+                return watches[i]
+        raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
 
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -85,6 +85,9 @@ def register(
         """List watches."""
         from alerts.watches import WatchError, load_watches
 
+        if format not in ("table", "json"):
+            _fail("--format must be table or json")
+
         try:
             specs = load_watches(watches_file(file))
         except WatchError as exc:
@@ -155,13 +158,19 @@ def register(
 
         try:
             if str(csv_path) == "-":
-                text = sys.stdin.read(MAX_CSV_BYTES + 1)
+                data = sys.stdin.buffer.read(MAX_CSV_BYTES + 1)
             else:
                 if csv_path.stat().st_size > MAX_CSV_BYTES:
                     _fail(f"{csv_path}: larger than {MAX_CSV_BYTES} bytes")
-                text = csv_path.read_text(encoding="utf-8-sig")
+                data = csv_path.read_bytes()
+            # Bytes decoded here, the same way for a file and stdin (a BOM is dropped).
+            text = data.decode("utf-8-sig")
         except OSError as exc:
             _fail(f"{csv_path}: {exc.strerror or exc}")
+            return
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            _fail(f"{csv_path}: not UTF-8 (line {line})")
             return
         if len(text) > MAX_CSV_BYTES:
             _fail("input larger than allowed")
@@ -183,6 +192,8 @@ def register(
         format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
     ) -> None:
         """Recent alert decisions (fired, escalated, resolved), newest first."""
+        if format not in ("table", "json"):
+            _fail("--format must be table or json")
         from sqlmodel import Session
 
         from alerts.service import recent_alerts

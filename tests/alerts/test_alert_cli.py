@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -58,6 +59,50 @@ def test_backtest_rejects_bad_csv(tmp_path: Path) -> None:
     path.write_text("time,mentions,articles\nyesterday,1,2\n")
     result = runner.invoke(_app(tmp_path), ["alerts", "backtest", str(path)])
     assert result.exit_code == 2 and "line 2" in result.output
+
+
+GOOD = "time,mentions,articles\n2024-01-01T00:00:00Z,1,10\n2024-01-01T01:00:00Z,2,11\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "args", "needle"),
+    [
+        # Nothing read as zero and nothing dropped without a word.
+        (b"time,mentions,articles\n2024-01-01T00:00:00Z,5\n", [], "line 2: no value for articles"),
+        (b"time,mentions,articles\n2024-01-01T00:00:00Z,,3\n", [], "no value for mentions"),
+        (b"time,mentions,articles\n2024-01-01T00:00:00Z,1,2,9\n", [], "more fields"),
+        (
+            GOOD.encode() + b"2024-01-01T01:00:00Z,0,11\n",
+            [],
+            "line 4: time 2024-01-01T01:00:00Z repeats line 3",
+        ),
+        (
+            GOOD.encode() + b"2024-01-01T01:30:00Z,7,11\n",
+            ["--interval", "3600"],
+            "same 3600-second interval",
+        ),
+        (GOOD.encode() + b"2024-01-01T02:00:00Z,\xff,1\n", [], "not UTF-8 (line 4)"),
+        (b"time,mentions,articles\n0001-01-01T00:30:00+01:00,1,2\n", [], "line 2: time"),
+    ],
+)
+def test_backtest_refuses_what_it_cannot_replay_faithfully(
+    tmp_path: Path, body: bytes, args: list[str], needle: str
+) -> None:
+    path = tmp_path / "series.csv"
+    path.write_bytes(body)
+    result = runner.invoke(_app(tmp_path), ["alerts", "backtest", str(path), *args])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "Traceback" not in result.output
+
+
+def test_backtest_stdin_drops_a_bom_like_a_file(tmp_path: Path) -> None:
+    data = (FIXTURES / "burst.csv").read_bytes()
+    from_file = runner.invoke(_app(tmp_path), ["alerts", "backtest", str(FIXTURES / "burst.csv")])
+    from_stdin = runner.invoke(
+        _app(tmp_path), ["alerts", "backtest", "-"], input=b"\xef\xbb\xbf" + data
+    )
+    assert from_stdin.exit_code == 0, from_stdin.output
+    assert from_stdin.stdout == from_file.stdout and from_stdin.stdout.strip()
 
 
 def test_watches_commands(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,3 +130,44 @@ def test_sync_watches_mirrors_definitions_and_keeps_state(engine) -> None:
         assert row.terms == ["Sarmat"] and row.recipients == ["b@example.org"]
         assert row.detector_state == {"t0": 1, "m": [1]}
         assert s.get(Watch, "nord-stream").muted_until is not None
+
+
+def _add_one(path: str, i: int, barrier) -> None:
+    barrier.wait()
+    add_watch(Path(path), parse_watch({"id": f"w{i}", "terms": [f"term{i}"]}))
+
+
+def test_concurrent_edits_lose_no_watch(tmp_path: Path) -> None:
+    path = tmp_path / "watches.toml"
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(8)
+    procs = [ctx.Process(target=_add_one, args=(str(path), i, barrier)) for i in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0] * 8
+    # Without the lock, each process read the file before the others renamed theirs in.
+    assert sorted(w.id for w in load_watches(path)) == sorted(f"w{i}" for i in range(8))
+
+
+def test_an_edit_keeps_the_files_mode_and_its_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "conf" / "watches.toml"
+    real.parent.mkdir()
+    add_watch(real, parse_watch({"id": "a", "terms": ["x"]}))
+    real.chmod(0o644)
+    link = tmp_path / "watches.toml"
+    link.symlink_to(real)
+    add_watch(link, parse_watch({"id": "b", "terms": ["y"]}))
+    assert link.is_symlink()
+    assert [w.id for w in load_watches(real)] == ["a", "b"]
+    assert stat.S_IMODE(real.stat().st_mode) == 0o644
+
+
+def test_unreadable_watches_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(WatchError, match="not a file"):
+        load_watches(tmp_path)
+    bad = tmp_path / "w.toml"
+    bad.write_bytes(b'[[watch]]\nid = "a"\nterms = ["\xff"]\n')
+    with pytest.raises(WatchError, match="not UTF-8"):
+        load_watches(bad)
