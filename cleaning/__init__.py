@@ -57,7 +57,14 @@ def clean(
     if H.looks_like_html(content):
         return _clean_html(content, url, outlet)
     text = _decode(content) if isinstance(content, bytes) else content
-    return _clean_plain(text[:MAX_TEXT_CHARS], url, outlet)
+    article = _clean_plain(text[:MAX_TEXT_CHARS], url, outlet)
+    if len(text) > MAX_TEXT_CHARS:
+        # The cut is recorded, not the cut text: it can be megabytes, and `removed` is printed.
+        dropped = len(text) - MAX_TEXT_CHARS
+        article.removed.append(
+            RemovedText("truncated", f"{dropped} characters after the first {MAX_TEXT_CHARS}")
+        )
+    return article
 
 
 def _clean_plain(text: str, url: str | None, outlet: OutletRules | None) -> CleanArticle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import zlib
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -38,8 +39,13 @@ def read_input(path: Path) -> bytes:
     with path.open("rb") as fh:
         data = fh.read(MAX_INPUT_BYTES + 1)
     if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
-        with gzip.open(path, "rb") as gz:
-            data = gz.read(MAX_INPUT_BYTES + 1)
+        try:
+            with gzip.open(path, "rb") as gz:
+                data = gz.read(MAX_INPUT_BYTES + 1)
+        # A truncated stream raises EOFError, which Click would take for Ctrl-D and print only
+        # "Aborted."; corrupt data raises zlib.error, which is no OSError either.
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            _fail(f"{path}: corrupt gzip ({exc or type(exc).__name__})")
     if len(data) > MAX_INPUT_BYTES:
         _fail(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
     return data

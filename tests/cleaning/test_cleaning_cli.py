@@ -90,3 +90,25 @@ def test_bad_format_exits_2():
     p = run(str(FIXTURES / "de_blog.txt"), "--format", "xml")
     assert p.returncode == 2
     assert "--format" in p.stderr
+
+
+def test_truncated_gz_exits_2_naming_the_file(tmp_path: Path):
+    whole = gzip.compress((FIXTURES / "en_wordpress.html").read_bytes())
+    bad = tmp_path / "cut.html.gz"
+    bad.write_bytes(whole[:500])
+    p = run(str(bad), str(FIXTURES / "de_blog.txt"))
+    # the same policy as a missing file: stop at once with exit 2 and a one-line message
+    assert p.returncode == 2
+    assert f"{bad}: corrupt gzip" in p.stderr
+    assert "Aborted" not in p.stderr
+
+
+def test_corrupt_gz_data_exits_2_naming_the_file(tmp_path: Path):
+    whole = bytearray(gzip.compress((FIXTURES / "en_wordpress.html").read_bytes()))
+    whole[100:200] = bytes(b ^ 0xFF for b in whole[100:200])
+    bad = tmp_path / "flipped.html.gz"
+    bad.write_bytes(bytes(whole))
+    p = run(str(bad))
+    assert p.returncode == 2
+    assert f"{bad}: corrupt gzip" in p.stderr
+    assert "Traceback" not in p.stderr
