@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from workers.cli_types import FormatOpt, TableOrJson
+
 if TYPE_CHECKING:
     from storage.models import Article
     from workers.settings import Settings
@@ -33,8 +35,6 @@ app.add_typer(db_app, name="db")
 
 console = Console()
 err = Console(stderr=True)
-
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | json")]
 
 
 def get_settings() -> Settings:
@@ -159,7 +159,7 @@ def poll(
     all_feeds: Annotated[
         bool, typer.Option("--all", help="Poll every enabled feed, due or not.")
     ] = False,
-    format: FormatOpt = "table",
+    format: FormatOpt = TableOrJson.table,
 ) -> None:
     """Synchronous polling for cron users and tests (no broker needed)."""
     if not once:
@@ -186,7 +186,7 @@ def _print_kv(title: str, data: dict[str, Any]) -> None:
 
 
 @outlets_app.command("list")
-def outlets_list(format: FormatOpt = "table") -> None:
+def outlets_list(format: FormatOpt = TableOrJson.table) -> None:
     """The configured outlets."""
     outlets = _load_outlets_or_fail()
     if format == "json":
@@ -258,7 +258,7 @@ def articles_list(
     outlet: str | None = None,
     status: str | None = None,
     all: Annotated[bool, typer.Option("--all", help="Include copies of other articles.")] = False,
-    format: FormatOpt = "table",
+    format: FormatOpt = TableOrJson.table,
 ) -> None:
     """Newest articles first; copies hidden unless --all."""
     from sqlmodel import Session, select
@@ -304,7 +304,7 @@ def articles_search(
         list[str], typer.Argument(help="Words that must all appear in title or body.")
     ],
     limit: int = 50,
-    format: FormatOpt = "table",
+    format: FormatOpt = TableOrJson.table,
 ) -> None:
     """Articles whose title or body contains every word (case-insensitive)."""
     from sqlalchemy import func, or_
@@ -334,7 +334,7 @@ def articles_show(
     removed: Annotated[
         bool, typer.Option("--removed", help="Show what cleaning removed and why.")
     ] = False,
-    format: FormatOpt = "table",
+    format: FormatOpt = TableOrJson.table,
 ) -> None:
     """One article with its comments, versions, copies and story."""
     from sqlmodel import Session, select
@@ -511,7 +511,7 @@ def demo(
     keep: Annotated[
         Path | None, typer.Option("--keep", help="Keep the demo's data in this folder.")
     ] = None,
-    format: FormatOpt = "table",
+    format: FormatOpt = TableOrJson.table,
 ) -> None:
     """The whole pipeline against built-in local outlets on 127.0.0.1; no network, no servers."""
     from workers.demo_run import run_demo
@@ -550,4 +550,23 @@ _register_extensions()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        # A store that is not created, not migrated or not reachable, and a migration that
+        # cannot run, are one line with the way out rather than a traceback. Matched by module
+        # so quick commands do not import SQLAlchemy; only the type is shown (a driver message
+        # may name the server and the user).
+        package = type(exc).__module__.split(".")[0]
+        if package == "sqlalchemy":
+            err.print(
+                f"[red]error:[/red] cannot use the database ({type(exc).__name__}); is it "
+                "running and migrated? (newswatch db upgrade)"
+            )
+            raise SystemExit(2) from None
+        if package == "alembic":
+            from rich.markup import escape
+
+            err.print(f"[red]error:[/red] migration: {escape(str(exc))}", highlight=False)
+            raise SystemExit(2) from None
+        raise

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from workers.cli_types import FormatOpt, TableOrJson
+
 # The alerts modules (the detector loads scipy, watches load the database models) are imported
 # inside the commands, so that `newswatch --help` and unrelated commands start quickly.
 
@@ -80,13 +82,10 @@ def register(
     @watches_app.command("list")
     def watches_list(
         file: FileOpt = None,
-        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+        format: FormatOpt = TableOrJson.table,
     ) -> None:
         """List watches."""
         from alerts.watches import WatchError, load_watches
-
-        if format not in ("table", "json"):
-            _fail("--format must be table or json")
 
         try:
             specs = load_watches(watches_file(file))
@@ -189,11 +188,9 @@ def register(
     def alerts_list(
         watch: Annotated[str | None, typer.Option("--watch", help="Only this watch.")] = None,
         limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+        format: FormatOpt = TableOrJson.table,
     ) -> None:
         """Recent alert decisions (fired, escalated, resolved), newest first."""
-        if format not in ("table", "json"):
-            _fail("--format must be table or json")
         from sqlmodel import Session
 
         from alerts.service import recent_alerts

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from workers.cli_types import FormatOpt, TableOrJson
+
 
 def _iso(value: datetime | None) -> str | None:
     if value is None:
@@ -70,7 +72,7 @@ def register(
 
     @feeds_app.command("status")
     def status(
-        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+        format: FormatOpt = TableOrJson.table,
     ) -> None:
         """Per feed: last success, last error, next check, interval, errors, why disabled."""
         rows = feed_status_rows(get_engine())

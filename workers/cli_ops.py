@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from workers.cli_types import FormatOpt, TableOrJson
+
 err = Console(stderr=True)
 HEALTH_CHECKS = ("worker", "beat", "db", "redis")
 
@@ -134,7 +136,7 @@ def register(
 
     @app.command()
     def status(
-        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+        format: FormatOpt = TableOrJson.table,
     ) -> None:
         """Workers, queues, feed freshness, the last hour's ingest, latency and degraded outlets."""
         from workers import runtime
@@ -203,7 +205,7 @@ def register(
 
     @app.command()
     def drift(
-        format: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+        format: FormatOpt = TableOrJson.table,
         check: Annotated[bool, typer.Option("--check", help="Run the drift check now.")] = False,
     ) -> None:
         """Per-outlet extraction quality of the newest articles, and open drift alarms."""
