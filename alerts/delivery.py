@@ -190,6 +190,9 @@ def deliver_one(
     """Deliver one outbox row if it is due; returns its resulting status (or "skipped")."""
     now = now or datetime.now(UTC)
     report = report if report is not None else DeliveryReport()
+    # A bad URL is a configuration error, raised before any row is claimed: it must not use up
+    # (and finally fail) the messages' attempts.
+    target = SmtpTarget.parse(smtp_url) if smtp_url else None
     if not _claim(bind, outbox_id, now):
         return "skipped"
     with _session(bind) as s:
@@ -203,17 +206,16 @@ def deliver_one(
             row.attempts,
         )
     try:
-        if not smtp_url:
+        if target is None:
             write_eml(Path(outbox_dir), message_id, raw)
             _finish(
                 bind, outbox_id, status="sent", sent_at=now, next_attempt_at=None, last_error=None
             )
             report.written += 1
             return "sent"
-        target = SmtpTarget.parse(smtp_url)
         outcome, error = _smtp_send(target, _envelope_from(raw), recipients, raw)
     except Exception as exc:  # noqa: BLE001 - one bad row must not stall the outbox
-        # Only the type: a message could carry a piece of the SMTP URL. Retried with backoff
+        # Only the type: a driver or library message may carry too much. Retried with backoff
         # and failed after MAX_TEMP_ATTEMPTS like any temporary error, instead of sitting in
         # "sending" and being re-claimed forever.
         outcome, error = _Outcome.RETRY, f"delivery error: {type(exc).__name__}"
@@ -255,6 +257,8 @@ def deliver_pending(
     """Send every due outbox row (pending and due, or a stale "sending" lease)."""
     now = now or datetime.now(UTC)
     report = DeliveryReport()
+    if smtp_url:
+        SmtpTarget.parse(smtp_url)  # a bad URL stops here, before any row is claimed
     with _session(bind) as s:
         ids = s.exec(
             select(OutboxMessage.id)

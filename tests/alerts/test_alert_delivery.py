@@ -232,3 +232,14 @@ def test_a_non_ascii_recipient_fails_its_row_only(
     assert report.failed == 1 and report.sent == 1
     assert _row(engine, good_id).status == "sent"
     assert _ids(smtp_server) == [good_mid]
+
+
+def test_a_bad_smtp_url_claims_no_row(engine, tmp_path: Path) -> None:
+    row_id, _ = _enqueue(engine)
+    with pytest.raises(ValueError, match="malformed"):
+        deliver_pending(engine, smtp_url="smtp://u:p/w@mail.example", outbox_dir=tmp_path, now=NOW)
+    with pytest.raises(ValueError, match="malformed"):
+        deliver_one(engine, row_id, smtp_url="smtp://u:p/w@mail.example", outbox_dir=tmp_path)
+    row = _row(engine, row_id)
+    # A configuration error spends none of the message's attempts.
+    assert row.status == "pending" and row.attempts == 0
