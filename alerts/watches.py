@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fcntl
 import os
 import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -226,6 +227,37 @@ def parse_watch(data: Any, *, where: str = "watch") -> WatchSpec:
         muted_until=muted,
         matcher=matcher,
     )
+
+
+def check_reachable(
+    spec: WatchSpec, *, outlet_ids: Collection[str] | None, where: str = "watch"
+) -> None:
+    """Refuse a language or outlet no article can carry: the watch would never match.
+
+    For new watches (`watches add`) only, not in parse_watch: the worker loads the file for
+    every article, and a file that loaded before must not stop ingestion because an outlet left
+    the registry. `outlet_ids` None means the registry could not be read: outlets go unchecked.
+    """
+    where = f"{where} '{spec.id}'"
+    if spec.languages:
+        # Imported here: the registry loads pydantic, which `watches list` does without.
+        from sources.registry import ISO_639_1
+    for lang in spec.languages:
+        if lang not in ISO_639_1:
+            raise WatchError(
+                f"{where}: key 'languages': {lang!r} is not an ISO 639-1 code (two letters, "
+                "like 'en', 'de', 'ru'), which is what articles carry"
+            )
+    if outlet_ids is None:
+        return
+    for outlet in spec.outlets:
+        if outlet not in outlet_ids:
+            close = difflib.get_close_matches(outlet.lower(), sorted(outlet_ids), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise WatchError(
+                f"{where}: key 'outlets': no outlet {outlet!r} in the registry{hint}; "
+                "`newswatch outlets list` shows them"
+            )
 
 
 def parse_watches(text: str, *, source: str = "watches") -> list[WatchSpec]:

@@ -57,7 +57,11 @@ def _http_client() -> Any:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    from rich.markup import escape
+
+    # Not wrapped at the terminal's width, so that an error stays one line for scripts; escaped,
+    # so that a value the user typed ("[x]") is shown as typed rather than read as Rich markup.
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -456,13 +460,28 @@ def reclean(
     from rich.progress import Progress
     from sqlmodel import Session, select
 
+    from sources.registry import OutletError
     from storage.models import Article
     from workers import runtime
     from workers.pipeline import reclean_article
 
     engine = _engine()
-    outlets = runtime.outlets_by_id(get_settings())
+    try:
+        outlets = runtime.outlets_by_id(get_settings())
+    except OutletError as exc:
+        # Recleaning without the outlets' rules would store different bodies than ingest does.
+        _fail(str(exc))
+        return
     with Session(engine) as session:
+        # An outlet dropped from the registry still has its stored pages to reclean, so the
+        # database counts as knowing it too; a typo is known to neither and would "reclean 0".
+        if outlet and outlet not in outlets:
+            known = session.exec(select(Article.id).where(Article.outlet_id == outlet).limit(1))
+            if known.first() is None:
+                _fail(
+                    f"unknown outlet {outlet!r}: not in the outlet registry and no stored "
+                    "articles; `newswatch outlets list` shows the outlets"
+                )
         q = select(Article.id).where(Article.raw_page.is_not(None))  # type: ignore[union-attr]
         if outlet:
             q = q.where(Article.outlet_id == outlet)

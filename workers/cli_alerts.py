@@ -61,7 +61,7 @@ def register(
         file: FileOpt = None,
     ) -> None:
         """Add a watch."""
-        from alerts.watches import WatchError, add_watch, parse_watch
+        from alerts.watches import WatchError, add_watch, check_reachable, parse_watch
 
         data: dict[str, Any] = {"id": watch_id, "terms": term, "sensitivity": sensitivity}
         if recipient:
@@ -74,10 +74,27 @@ def register(
             data["quiet_hours"] = quiet_hours
         try:
             spec = parse_watch(data, where="watch")
+            check_reachable(spec, outlet_ids=registry_ids() if spec.outlets else None)
             add_watch(watches_file(file), spec)
         except WatchError as exc:
             _fail(str(exc))
         typer.echo(f"added watch {watch_id}")
+
+    def registry_ids() -> set[str] | None:
+        """The registry's outlet ids, or None (with a warning) when it cannot be read."""
+        from sources.registry import OutletError, load_outlets
+
+        try:
+            return {o.id for o in load_outlets(Path(get_settings().outlets_dir))}
+        except OutletError as exc:
+            # Which outlets exist cannot be known: ingest stops on this registry too, and the
+            # watch is kept for when it is fixed, with a word that it went unchecked.
+            typer.echo(
+                f"warning: --outlet not checked, the outlet registry cannot be read "
+                f"({exc.problems[0]}); `newswatch outlets check` shows why",
+                err=True,
+            )
+            return None
 
     @watches_app.command("list")
     def watches_list(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import io
 import json
 import sys
 import zlib
@@ -13,6 +15,34 @@ import typer
 
 MAX_INPUT_BYTES = 50_000_000  # bounded reads: one page is never this big
 FORMATS = ("json", "jsonl", "text")
+STDIN = "-"
+# A NUL byte this early is what git and grep take for binary: text and HTML never carry one,
+# except UTF-16/32, which is told apart by its byte order mark (see as_document).
+SNIFF_BYTES = 8192
+# Formats that may show no NUL in their first bytes (PDF opens with a text header; a tiny
+# archive may happen to lack one) but are never a page.
+BINARY_MAGIC = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"%PDF-",
+    b"PK\x03\x04",  # zip, and docx, odt, epub built on it
+    b"PK\x05\x06",  # empty zip
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"\xfd7zXZ\x00",
+    b"\x28\xb5\x2f\xfd",  # zstd
+    b"\x7fELF",
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",  # OLE2: doc, xls
+)
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+TEXT_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -20,14 +50,46 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _plural(n: int, word: str, many: str) -> str:
+    return f"{n} {word if n == 1 else many}"
+
+
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files named directly, plus every (non-hidden) file directly inside a named directory."""
+    """Files named directly, '-' for stdin, and every non-hidden file directly inside a named
+    directory. What a directory holds besides is skipped, and counted on stderr."""
     files: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            files.extend(
-                sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
-            )
+        if str(p) == STDIN:
+            # stdin can be read once: a second '-' would be an empty document
+            if any(str(f) == STDIN for f in files):
+                _fail("'-' (stdin) given more than once")
+            files.append(p)
+        elif p.is_dir():
+            subdirs = hidden = other = 0
+            for f in sorted(p.iterdir()):
+                if f.is_dir():
+                    subdirs += 1  # one level only: a tree of pages is named folder by folder
+                elif f.name.startswith("."):
+                    # .DS_Store, .gitignore and the like are not pages; named directly they are read
+                    hidden += 1
+                elif f.is_file():
+                    files.append(f)
+                else:
+                    other += 1  # sockets, FIFOs, broken links
+            skipped = [
+                _plural(n, word, many)
+                for n, word, many in (
+                    (subdirs, "subdirectory", "subdirectories"),
+                    (hidden, "hidden file", "hidden files"),
+                    (other, "entry that is not a file", "entries that are not files"),
+                )
+                if n
+            ]
+            if skipped:
+                typer.echo(
+                    f"note: {p}: skipped {', '.join(skipped)} (not read; name a file to clean it)",
+                    err=True,
+                )
         elif p.is_file():
             files.append(p)
         else:
@@ -36,27 +98,49 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
 
 
 def read_input(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        data = fh.read(MAX_INPUT_BYTES + 1)
+    """The document's bytes, gunzipped; at most MAX_INPUT_BYTES from a file or stdin."""
+    if str(path) == STDIN:
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    else:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        _fail(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
     if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
         try:
-            with gzip.open(path, "rb") as gz:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
                 data = gz.read(MAX_INPUT_BYTES + 1)
         # A truncated stream raises EOFError, which Click would take for Ctrl-D and print only
         # "Aborted."; corrupt data raises zlib.error, which is no OSError either.
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             _fail(f"{path}: corrupt gzip ({exc or type(exc).__name__})")
-    if len(data) > MAX_INPUT_BYTES:
-        _fail(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
+        if len(data) > MAX_INPUT_BYTES:
+            _fail(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
+    return data
+
+
+def as_document(path: Path, data: bytes) -> bytes | str:
+    """The input as the cleaner takes it; an image, archive or program stops the run, as a
+    missing file or corrupt gzip does, rather than coming out as a body of mojibake."""
+    for bom, encoding in TEXT_BOMS:
+        if data.startswith(bom):
+            # The cleaner guesses among 8-bit encodings only: UTF-16/32 is decoded here.
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    if b"\x00" in data[:SNIFF_BYTES] or data.startswith(BINARY_MAGIC):
+        _fail(f"{path}: not a text or HTML document")
     return data
 
 
 def result_dict(path: Path, url: str | None) -> dict[str, Any]:
-    # Imported here: the cleaner loads trafilatura and the language model, which the rest of
-    # the command line never needs.
+    document = as_document(path, read_input(path))
+    # Imported here, once the input is known to be one: the cleaner loads trafilatura and the
+    # language model, which the rest of the command line never needs.
     from cleaning import clean
 
-    article = clean(read_input(path), url=url)
+    article = clean(document, url=url)
     out = article.to_dict()
     out["source"] = str(path)
     return out
@@ -83,7 +167,8 @@ def render_text(d: dict[str, Any]) -> str:
 
 def clean_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="HTML or text files (.gz too) or directories.")
+        list[Path],
+        typer.Argument(help="HTML or text files (.gz too), directories, or '-' for stdin."),
     ],
     url: Annotated[
         str | None, typer.Option("--url", help="The page's URL (metadata only).")
