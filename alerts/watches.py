@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 
 from alerts.terms import Matcher, compile_terms
+from sources.iso_codes import ISO_639_1
 
 if TYPE_CHECKING:
     # Only sync_watches touches the database; `newswatch watches list` must not load sqlmodel.
@@ -239,9 +240,6 @@ def check_reachable(
     the registry. `outlet_ids` None means the registry could not be read: outlets go unchecked.
     """
     where = f"{where} '{spec.id}'"
-    if spec.languages:
-        # Imported here: the registry loads pydantic, which `watches list` does without.
-        from sources.registry import ISO_639_1
     for lang in spec.languages:
         if lang not in ISO_639_1:
             raise WatchError(

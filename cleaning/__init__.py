@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import zlib
 
-import py3langid
-
 from cleaning import html as H
+from cleaning.language import detect_language, normalize_language
 from cleaning.rules import OutletRules
 from cleaning.text import clean_text
 from cleaning.types import CleanArticle, CleanComment, RemovedText
 
-__all__ = ["CleanArticle", "CleanComment", "OutletRules", "RemovedText", "clean", "detect_language"]
+__all__ = [
+    "CleanArticle",
+    "CleanComment",
+    "OutletRules",
+    "RemovedText",
+    "clean",
+    "detect_language",
+    "normalize_language",
+]
 
 MAX_TEXT_CHARS = 2_000_000
 MAX_GUNZIP_BYTES = 32 * 1024 * 1024  # a .gz input larger than this once unpacked is cut
-
-
-def detect_language(text: str, fallback: str | None = None) -> str | None:
-    """ISO 639-1 code of the text (py3langid), or the fallback when there is too little text."""
-    sample = text[:2000]
-    if len(sample.split()) < 5:
-        return fallback
-    lang, _ = py3langid.classify(sample)
-    return str(lang) or fallback
 
 
 def _gunzip_bounded(content: bytes, limit: int = MAX_GUNZIP_BYTES) -> bytes:
@@ -118,7 +116,9 @@ def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | Non
         title=page.title or res.title,
         authors=authors,
         published=page.published or res.published,
-        language=detect_language(body, page.html_lang or (outlet.language if outlet else None)),
+        language=detect_language(
+            body, normalize_language(page.html_lang) or (outlet.language if outlet else None)
+        ),
         # a repost's outlet is the one that first published the text, as on the text path
         outlet=(res.outlet if reposted and not (outlet and outlet.name) else None)
         or page.outlet

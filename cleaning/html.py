@@ -250,7 +250,8 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
         or (urlsplit(url).hostname if url else None)
     )
     lang = tree.get("lang") or _meta(tree, "og:locale", "language", "content-language")
-    page.html_lang = lang.split("-")[0].split("_")[0].lower()[:2] if lang else None
+    # Kept as declared: detect_language normalizes it ("swe" is Swedish, not "sw" Swahili).
+    page.html_lang = (lang.strip() or None) if lang else None
 
 
 _PARA_TAGS = frozenset(("p", "blockquote"))

@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
+from cleaning.language import normalize_language
 from sources.feeds import FeedParseError, parse_feed
 from sources.http import FetchError, HttpClient
 from sources.registry import ISO_639_1, ISO_3166_1, dump_outlet_toml, outlet_from_dict
@@ -76,7 +77,8 @@ def read_homepage(html: bytes, base_url: str) -> HomepageInfo:
             name = re.split(r"\s+[-|–—:]\s+", found[0])[0].strip() or found[0]
             break
     lang_attr = (doc.get("lang") or "").strip().replace("_", "-")
-    language = lang_attr.split("-")[0].lower() or None
+    # "deu" or "jpn" is a language too; a bare two-letter cut would turn it into "en" later.
+    language = normalize_language(lang_attr)
     country = lang_attr.split("-")[1].upper() if "-" in lang_attr else None
     return HomepageInfo(name, language, country, alternates)
 

@@ -94,3 +94,10 @@ def test_homepage_reading_is_pure_and_resolves_base() -> None:
     info = read_homepage(html, "https://www.example.com/")
     assert info.alternates == ["https://cdn.example.com/site/rss/main.xml"]
     assert (info.name, info.language, info.country) == ("Folha Exemplo", "pt", "BR")
+
+
+def test_homepage_language_in_three_letters_is_read_as_iso_639_1() -> None:
+    # A bare cut to two letters made "deu" unknown (so "en" in the outlet file) and "swe" "sw".
+    for tag, lang in (("deu", "de"), ("swe-SE", "sv"), ("x-default", None)):
+        info = read_homepage(f'<html lang="{tag}"><head></head></html>'.encode(), "https://e.test/")
+        assert info.language == lang, tag
