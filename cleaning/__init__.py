@@ -25,9 +25,22 @@ MAX_GUNZIP_BYTES = 32 * 1024 * 1024  # a .gz input larger than this once unpacke
 
 
 def _gunzip_bounded(content: bytes, limit: int = MAX_GUNZIP_BYTES) -> bytes:
-    """Decompress a gzip file given as content, stopping at `limit` bytes (no gzip bombs)."""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = decompressor.decompress(content, limit)
+    """Decompress a gzip file given as content, stopping at `limit` bytes (no gzip bombs).
+
+    Every member is read (a concatenated .gz is one file). A stream that ends before its
+    trailer raises EOFError, as gzip.GzipFile does: a cut-off file is not a shorter document.
+    """
+    out = b""
+    rest = content
+    while rest and len(out) < limit:
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += decompressor.decompress(rest, limit - len(out))
+        if len(out) >= limit:
+            break
+        if not decompressor.eof:
+            raise EOFError("gzip stream ends before its end-of-stream marker")
+        # NUL padding after the last member is allowed, as gzip.GzipFile allows it.
+        rest = decompressor.unused_data.lstrip(b"\0")
     return out[:limit]
 
 

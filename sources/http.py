@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -16,8 +17,8 @@ import brotli
 import httpcore
 import httpx
 
-from sources.politeness import HostLimiter
-from sources.robots import ROBOTS_MAX_BYTES, RobotsCache
+from sources.politeness import HostLimiter, SlotUnavailable
+from sources.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsUnanswered
 
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -26,6 +27,14 @@ ALLOWED_SCHEMES = ("http", "https")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DECODE_CHUNK = 64 * 1024  # most bytes one decompression step may produce (bounds memory)
 MAX_ENCODINGS = 4
+# Name lookups running at once per client. A lookup cannot be cancelled, so one the caller
+# stopped waiting for runs on in its thread; the cap keeps a hanging resolver from piling up
+# threads (once reached, further lookups wait for a free place within their own deadline).
+MAX_LOOKUPS = 64
+# robots.txt is "unreachable" once its origin has left this share of a whole deadline without
+# an answer, summed over recent attempts: the share, not all of it, so that a first attempt
+# trimmed a little by a politeness wait or a redirect hop before it still counts as a whole one.
+ROBOTS_UNANSWERED_SHARE = 0.9
 
 # Address ranges never fetched unless `allowed_networks` says so. `is_global` below catches most
 # of these already; listing them keeps the rule readable and independent of Python's tables.
@@ -73,16 +82,25 @@ FETCH_ERROR_KINDS = (
     "robots_unreachable",
     "connect",
     "protocol",
+    "deferred",
 )
 
 
 class FetchError(Exception):
-    """A transport or security failure; `kind` is one of FETCH_ERROR_KINDS."""
+    """A transport or security failure; `kind` is one of FETCH_ERROR_KINDS.
 
-    def __init__(self, kind: str, message: str, *, url: str | None = None) -> None:
+    "deferred": no politeness slot for the host within the request's deadline, so nothing was
+    sent; it says nothing about the outlet. `retry_after` (seconds), when known, is how long
+    until the host's spacing allows a request.
+    """
+
+    def __init__(
+        self, kind: str, message: str, *, url: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.url = url
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.args[0]}"
@@ -111,9 +129,14 @@ class FetchResponse:
 
 @dataclass
 class _Budget:
-    """What is left of one request's deadline; its hops and its robots.txt fetches draw on it."""
+    """What is left of one request's deadline; its hops and its robots.txt fetches draw on it.
+
+    Waits for politeness slots are drawn from it too; `queued` sums them, so that the time a
+    host was actually given to answer can be told apart from the time spent in the queue.
+    """
 
     remaining: float
+    queued: float = 0.0
 
 
 class _Blocked(Exception):
@@ -150,6 +173,45 @@ def system_resolver(host: str, port: int) -> list[str]:
     """Resolve a host with the system resolver; numeric forms like `2130706433` resolve too."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _BoundedLookups:
+    """Runs a blocking resolver so that the caller waits for it no longer than it may.
+
+    getaddrinfo has no timeout of its own (the system's can be tens of seconds, a broken
+    resolver's forever), so each lookup runs in a daemon thread, never one that could hold up
+    the process's exit, and the caller stops waiting at its deadline.
+    """
+
+    def __init__(self, resolver: Resolver, limit: int = MAX_LOOKUPS) -> None:
+        self._resolver = resolver
+        self._places = threading.BoundedSemaphore(limit)
+
+    def resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        if timeout is None:
+            return self._resolver(host, port)
+        give_up = time.monotonic() + timeout
+        if not self._places.acquire(timeout=timeout):
+            raise httpcore.ConnectTimeout(f"no free name lookup for {host!r} within {timeout:.1f}s")
+        outcome: list[list[str] | BaseException] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append(self._resolver(host, port))
+            except BaseException as exc:
+                outcome.append(exc)
+            finally:
+                self._places.release()
+                done.set()
+
+        threading.Thread(target=run, name="newswatch-resolve", daemon=True).start()
+        if not done.wait(max(0.0, give_up - time.monotonic())):
+            raise httpcore.ConnectTimeout(f"resolving {host!r} took more than {timeout:.1f}s")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
 
 # --- deadline-aware network backend -------------------------------------------------------------
@@ -205,7 +267,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def __init__(self, guard: AddressGuard, resolver: Resolver) -> None:
         self._guard = guard
-        self._resolver = resolver
+        self._lookups = _BoundedLookups(resolver)
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -217,7 +279,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = self._resolver(host, port)
+            # Resolving is part of connecting: it gets the connect timeout, and never more than
+            # what is left of the request's deadline (a timeout here is the fetch's "timeout").
+            addresses = self._lookups.resolve(host, port, _clamp(timeout, httpcore.ConnectTimeout))
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
         permitted = [a for a in addresses if self._guard.permits(a)]
@@ -281,8 +345,10 @@ class _ZlibStage:
         self._wbits = 31 if kind == "gzip" else 15
         self._d = zlib.decompressobj(self._wbits)
         self._started = False
+        self._fed = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         if not self._started and data and self._kind == "deflate":
             self._started = True
             # "deflate" is zlib-wrapped by the spec but raw in the wild; probe which one it is.
@@ -299,14 +365,24 @@ class _ZlibStage:
                 self._d = zlib.decompressobj(self._wbits)  # a further gzip member
                 buf = rest
             out = self._d.decompress(buf, DECODE_CHUNK)
-            buf = self._d.unconsumed_tail
             if out:
                 yield out
+            if self._d.eof:
+                # At a member's end zlib puts the rest of the input in unused_data but leaves a
+                # stale copy in unconsumed_tail: taking both fed the next member in twice, over
+                # and over. Round again: another member follows, or only padding (return).
+                buf = b""
+                continue
+            buf = self._d.unconsumed_tail
             if not buf and len(out) < DECODE_CHUNK:
                 return
 
     def flush(self) -> Iterator[bytes]:
         yield from self.feed(b"")
+        # A body cut off in transit (a close-delimited response, say) decodes to a plausible
+        # prefix of the page; without the end of the stream and its checksum it is not the page.
+        if self._fed and not self._d.eof:
+            raise FetchError("protocol", f"{self._kind} stream ends before its end (truncated)")
 
 
 class _BrotliStage:
@@ -314,8 +390,10 @@ class _BrotliStage:
 
     def __init__(self) -> None:
         self._d = brotli.Decompressor()
+        self._fed = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        self._fed = self._fed or bool(data)
         out = self._d.process(data, output_buffer_limit=DECODE_CHUNK)
         # The limit only stops the output buffer from growing: keep draining with empty input
         # until a call yields nothing (then the decoder wants more input or is done).
@@ -326,6 +404,9 @@ class _BrotliStage:
             out = self._d.process(b"", output_buffer_limit=DECODE_CHUNK)
 
     def flush(self) -> Iterator[bytes]:
+        # As for gzip: a brotli stream that stops before its last block was cut off.
+        if self._fed and not self._d.is_finished():
+            raise FetchError("protocol", "br stream ends before its end (truncated)")
         return iter(())
 
 
@@ -418,7 +499,9 @@ class HttpClient:
         )
         agent = user_agent.split("/", 1)[0].strip() or user_agent
         self._robots = RobotsCache(
-            lambda robots_url: self._fetch_robots(robots_url, _Budget(self.deadline)), agent=agent
+            lambda robots_url: self._fetch_robots(robots_url, _Budget(self.deadline)),
+            agent=agent,
+            unreachable_after=ROBOTS_UNANSWERED_SHARE * deadline,
         )
 
     def __enter__(self) -> HttpClient:
@@ -499,42 +582,63 @@ class HttpClient:
             seen.add(str(target))
             current = target
 
-    def _slot(self, host: str) -> AbstractContextManager[None]:
-        return self.limiter.slot(host) if self.limiter is not None else nullcontext()
+    def _slot(self, host: str, deadline: float) -> AbstractContextManager[None]:
+        if self.limiter is None:
+            return nullcontext()
+        return self.limiter.slot(host, timeout=max(0.0, deadline - time.monotonic()))
 
     def _hop(
         self, url: httpx.URL, extra: Mapping[str, bytes], budget: _Budget, max_bytes: int
     ) -> tuple[int, httpx.Headers, bytes]:
-        """One request under the host's politeness slot; the deadline clock runs inside the slot."""
-        with self._slot(url.host):
-            hop_started = time.monotonic()
-            token = _deadline.set(hop_started + budget.remaining)
+        """One request under the host's politeness slot; the wait for the slot is on the clock."""
+        hop_started = time.monotonic()
+        deadline = hop_started + budget.remaining
+        try:
+            if budget.remaining <= 0:
+                raise FetchError("timeout", "wall-clock deadline exceeded", url=str(url))
+            with self._slot(url.host, deadline):
+                budget.queued += time.monotonic() - hop_started
+                return self._request(url, extra, deadline, max_bytes)
+        except SlotUnavailable as exc:
+            # Only entering the slot raises this. Our own queue for the host ran out of time,
+            # not the host: the caller should try again later and hold nothing against it.
+            raise FetchError(
+                "deferred",
+                f"politeness: {exc}; not sent",
+                url=str(url),
+                retry_after=exc.retry_after,
+            ) from None
+        finally:
+            budget.remaining -= time.monotonic() - hop_started
+
+    def _request(
+        self, url: httpx.URL, extra: Mapping[str, bytes], deadline: float, max_bytes: int
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """The request itself; every socket wait, and the name lookup, ends by `deadline`."""
+        token = _deadline.set(deadline)
+        try:
+            request = self._client.build_request("GET", url, headers=extra)
+            response = self._client.send(request, stream=True)
             try:
-                if budget.remaining <= 0:
-                    raise FetchError("timeout", "wall-clock deadline exceeded", url=str(url))
-                request = self._client.build_request("GET", url, headers=extra)
-                response = self._client.send(request, stream=True)
-                try:
-                    if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
-                        content = b""
-                    else:
-                        content = self._read_capped(response, max_bytes)
-                finally:
-                    response.close()
-                return response.status_code, response.headers, content
-            except FetchError:
-                raise
-            except _Blocked as exc:
-                raise FetchError("blocked", str(exc), url=str(url)) from None
-            except httpx.TimeoutException as exc:
-                raise FetchError("timeout", str(exc) or "timed out", url=str(url)) from None
-            except httpx.ConnectError as exc:
-                raise FetchError("connect", str(exc) or "connection failed", url=str(url)) from None
-            except (httpx.HTTPError, httpx.InvalidURL, zlib.error, brotli.error) as exc:
-                raise FetchError("protocol", f"{type(exc).__name__}: {exc}", url=str(url)) from None
+                if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                    content = b""
+                else:
+                    content = self._read_capped(response, max_bytes)
             finally:
-                _deadline.reset(token)
-                budget.remaining -= time.monotonic() - hop_started
+                response.close()
+            return response.status_code, response.headers, content
+        except FetchError:
+            raise
+        except _Blocked as exc:
+            raise FetchError("blocked", str(exc), url=str(url)) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError("timeout", str(exc) or "timed out", url=str(url)) from None
+        except httpx.ConnectError as exc:
+            raise FetchError("connect", str(exc) or "connection failed", url=str(url)) from None
+        except (httpx.HTTPError, httpx.InvalidURL, zlib.error, brotli.error) as exc:
+            raise FetchError("protocol", f"{type(exc).__name__}: {exc}", url=str(url)) from None
+        finally:
+            _deadline.reset(token)
 
     def _read_capped(self, response: httpx.Response, max_bytes: int) -> bytes:
         """Stream the body, decoding with bounded steps, and stop as soon as it passes the cap."""
@@ -562,10 +666,7 @@ class HttpClient:
 
     def _fetch_robots(self, robots_url: str, budget: _Budget) -> tuple[int | None, bytes]:
         """Read robots.txt for a page on what is left of the page's deadline (`budget`)."""
-        # With the client's whole deadline available, a timeout says robots.txt is unreachable
-        # (RFC 9309: assume a disallow, briefly). With less, it may only say the page had little
-        # time left: then the page timed out, and nothing is cached about the origin.
-        cut_short = budget.remaining < self.deadline
+        started, queued = time.monotonic(), budget.queued
         try:
             resp = self._get(
                 robots_url,
@@ -575,13 +676,23 @@ class HttpClient:
                 budget=budget,
             )
         except FetchError as exc:
-            if exc.kind in ("blocked", "bad_scheme"):
+            # "deferred": never sent, so it says nothing about the origin; cache nothing.
+            if exc.kind in ("blocked", "bad_scheme", "deferred"):
                 raise
-            if exc.kind == "timeout" and cut_short:
-                raise FetchError(
-                    "timeout",
-                    f"wall-clock deadline exceeded while reading {robots_url}",
-                    url=robots_url,
+            if exc.kind == "timeout":
+                # RFC 9309 lets an unreachable robots.txt be taken as a disallow, briefly. A
+                # timeout proves that only for the time the origin was given, which may have been
+                # short: a page with little of its deadline left. The cache adds that time up
+                # per origin (time in the politeness queue left out) and decides.
+                given = time.monotonic() - started - (budget.queued - queued)
+                raise RobotsUnanswered(
+                    given,
+                    FetchError(
+                        "timeout",
+                        f"wall-clock deadline exceeded while reading {robots_url} "
+                        f"(no answer in {given:.1f}s)",
+                        url=robots_url,
+                    ),
                 ) from None
             if exc.kind == "too_large":
                 return 200, b""  # an absurd robots.txt says nothing we can use

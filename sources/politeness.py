@@ -10,10 +10,26 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 
-class HostLimiter(Protocol):
-    """Something that hands out a request slot for a host; the slot is held for the whole request."""
+class SlotUnavailable(Exception):
+    """No request slot for a host within the caller's time limit; nothing was sent to the host.
 
-    def slot(self, host: str) -> AbstractContextManager[None]: ...
+    `retry_after` is the seconds until the host's spacing allows a request, when that is what
+    stood in the way; None when all the host's slots were busy (no one knows for how long).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HostLimiter(Protocol):
+    """Something that hands out a request slot for a host; the slot is held for the whole request.
+
+    With a `timeout`, entering the slot raises SlotUnavailable instead of waiting longer, and
+    at once when the host's spacing alone already puts the start past the timeout.
+    """
+
+    def slot(self, host: str, *, timeout: float | None = None) -> AbstractContextManager[None]: ...
 
 
 class _HostState:
@@ -38,8 +54,9 @@ class LocalHostLimiter:
         self._hosts: dict[str, _HostState] = {}
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
+    def slot(self, host: str, *, timeout: float | None = None) -> Iterator[None]:
         key = host.lower()
+        give_up = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
                 # Re-read each round: an idle host's state may have been dropped meanwhile.
@@ -47,7 +64,23 @@ class LocalHostLimiter:
                 now = time.monotonic()
                 if state.active < self.concurrency and now >= state.next_start:
                     break
+                if give_up is not None:
+                    # The spacing gives the earliest start there can be: if that is already past
+                    # the caller's limit, sleeping towards it would only waste the caller's time.
+                    if state.next_start >= give_up:
+                        raise SlotUnavailable(
+                            f"{host}: next request allowed in {state.next_start - now:.1f}s, "
+                            f"past the {timeout:.1f}s this request could wait",
+                            retry_after=state.next_start - now,
+                        )
+                    if now >= give_up:
+                        raise SlotUnavailable(
+                            f"{host}: all {self.concurrency} request slots stayed busy "
+                            f"for the {timeout:.1f}s this request could wait"
+                        )
                 wait = None if state.active >= self.concurrency else state.next_start - now
+                if give_up is not None:
+                    wait = give_up - now if wait is None else min(wait, give_up - now)
                 self._cond.wait(wait)
             state.active += 1
             state.next_start = now + self.spacing
@@ -63,7 +96,9 @@ class LocalHostLimiter:
 
 
 # One atomic step on the Redis server: drop expired leases, then take a lease if both the
-# concurrency and the spacing allow it. Returns 0 when granted, else milliseconds to wait.
+# concurrency and the spacing allow it. Returns {0, 0} when granted, {1, ms} when every slot is
+# leased (ms until the first lease expires: an upper bound, a holder may finish sooner) and
+# {2, ms} when only the spacing is in the way (ms is exact: the earliest a request may start).
 # Redis's own clock is used so workers with skewed clocks still agree.
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -76,19 +111,20 @@ if redis.call('ZCARD', KEYS[1]) >= concurrency then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   local wait = tonumber(first[2]) - now
   if wait < 1 then wait = 1 end
-  return -wait
+  return {1, wait}
 end
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
 if now < nxt then
-  return -(nxt - now)
+  return {2, nxt - now}
 end
 redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], lease * 2)
 if spacing > 0 then
   redis.call('SET', KEYS[2], now + spacing, 'PX', spacing + 1000)
 end
-return 0
+return {0, 0}
 """
+_GRANTED, _BUSY, _SPACED = 0, 1, 2
 
 
 class RedisHostLimiter:
@@ -116,21 +152,40 @@ class RedisHostLimiter:
         self._acquire = redis_client.register_script(_ACQUIRE)
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
+    def slot(self, host: str, *, timeout: float | None = None) -> Iterator[None]:
         key = host.lower()
         holders, spacing_key = f"{self._prefix}:{key}:slots", f"{self._prefix}:{key}:next"
         token = uuid.uuid4().hex
+        give_up = None if timeout is None else time.monotonic() + timeout
         while True:
-            res = int(
-                self._acquire(
+            code, ms = (
+                int(v)
+                for v in self._acquire(
                     keys=[holders, spacing_key],
                     args=[self._lease_ms, self.concurrency, self._spacing_ms, token],
                 )
             )
-            if res == 0:
+            if code == _GRANTED:
                 break
+            wait = ms / 1000
+            now = time.monotonic()
+            if give_up is not None:
+                # As in LocalHostLimiter: a spacing wait is exact, so one past the limit fails
+                # now; a busy host is waited on only until the limit.
+                if code == _SPACED and now + wait >= give_up:
+                    raise SlotUnavailable(
+                        f"{host}: next request allowed in {wait:.1f}s, "
+                        f"past the {timeout:.1f}s this request could wait",
+                        retry_after=wait,
+                    )
+                if now >= give_up:
+                    raise SlotUnavailable(
+                        f"{host}: all {self.concurrency} request slots stayed busy "
+                        f"for the {timeout:.1f}s this request could wait"
+                    )
+                wait = min(wait, give_up - now)
             # Sleep what the server says, but re-check often enough to grab a freed slot quickly.
-            time.sleep(min(-res / 1000, self._poll))
+            time.sleep(max(0.0, min(wait, self._poll)))
         try:
             yield
         finally:

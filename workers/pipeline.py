@@ -24,7 +24,9 @@ log = logging.getLogger("newswatch.pipeline")
 # Statuses worth a retry later rather than a permanent failure.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 # An unreachable robots.txt refuses pages for a few minutes only (RFC 9309): retry, do not fail.
-TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol", "robots_unreachable"}
+# "deferred": the host's politeness queue could not start the request within its deadline;
+# nothing was sent, so it is a retry after the wait the queue named.
+TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol", "robots_unreachable", "deferred"}
 MAX_ATTEMPTS = 6  # above the task retries (4), so only crashes and hard kills reach it
 
 
@@ -124,9 +126,9 @@ def fetch_and_clean(
         response = client.get(article.url, purpose="page")
     except FetchError as exc:
         if exc.kind in TRANSIENT_FETCH_KINDS:
-            raise TransientError(f"{exc.kind}: {exc}") from exc
-        mark_failed(engine, article_id, f"fetch {exc.kind}: {exc}")
-        return ProcessOutcome(article_id, "failed", error=f"fetch {exc.kind}: {exc}")
+            raise TransientError(str(exc), retry_after=exc.retry_after) from exc
+        mark_failed(engine, article_id, f"fetch {exc}")
+        return ProcessOutcome(article_id, "failed", error=f"fetch {exc}")
     if response.status in TRANSIENT_HTTP:
         raise TransientError(f"HTTP {response.status}")
     if response.status != 200:

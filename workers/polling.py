@@ -49,7 +49,7 @@ class PollConfig:
 @dataclass
 class PollOutcome:
     feed_id: int
-    outcome: str  # new | not_modified | unchanged | error | disabled
+    outcome: str  # new | not_modified | unchanged | deferred | error | disabled
     status: int | None = None
     new_article_ids: list[int] = field(default_factory=list)
     refresh_article_ids: list[int] = field(default_factory=list)
@@ -163,6 +163,8 @@ def poll_feed(
     try:
         resp = client.get(state.url, headers=headers, purpose="feed")
     except FetchError as exc:
+        if exc.kind == "deferred":
+            return _defer(engine, state, now, exc.retry_after)
         return _record_error(engine, state, config, now, kind=exc.kind, message=str(exc))
 
     moves = _redirect_bookkeeping(state, resp)
@@ -254,6 +256,21 @@ def _schedule(
 
 def _write_feed(engine: Engine, state: _FeedState, values: dict[str, Any]) -> None:
     feed_repo.write_poll_state(engine, feed_id=state.id, values=values)
+
+
+# When the host's queue named no wait (every slot busy), try again after about this long.
+DEFERRED_RETRY_SECONDS = 60
+
+
+def _defer(
+    engine: Engine, state: _FeedState, now: datetime, retry_after: float | None
+) -> PollOutcome:
+    """The politeness queue could not start the request in time: nothing was sent, so nothing
+    is said of the feed (no error count, no back-off, no step toward disabling it)."""
+    wait = retry_after if retry_after and retry_after > 0 else DEFERRED_RETRY_SECONDS
+    when = now + timedelta(seconds=min(wait, 3600))
+    _write_feed(engine, state, {"next_check_at": when})
+    return PollOutcome(state.id, "deferred", error_kind="deferred", next_check_at=when)
 
 
 def _record_error(

@@ -201,6 +201,23 @@ def test_gzip_input_is_unpacked_with_a_bound():
     assert _gunzip_bounded(small).decode() == "Ein Artikel über Sarmat."
 
 
+def test_gzip_input_is_read_whole_or_refused():
+    import gzip
+
+    import pytest
+
+    from cleaning import _gunzip_bounded
+
+    # Both members of a concatenated file, and NUL padding after the last, as gzip reads them.
+    two = gzip.compress(b"first member ") + gzip.compress(b"second member") + b"\0" * 8
+    assert _gunzip_bounded(two) == b"first member second member"
+    # A cut-off file used to come back as the first half of the text, with no error.
+    page = gzip.compress(bytes(range(256)) * 400)
+    for cut in (len(page) // 2, len(page) - 4):
+        with pytest.raises(EOFError):
+            _gunzip_bounded(page[:cut])
+
+
 def test_page_without_title_element_is_cleaned():
     got = clean(
         "<html><body><article><p>"

@@ -133,9 +133,9 @@ def test_redis_limiter_shared_by_two_workers(engine: Engine, redis_url: str) -> 
         def __init__(self) -> None:
             self.n = 0
 
-        def slot(self, host: str):  # type: ignore[no-untyped-def]
+        def slot(self, host: str, *, timeout: float | None = None):  # type: ignore[no-untyped-def]
             self.n += 1
-            return shared[self.n % 2].slot(host)
+            return shared[self.n % 2].slot(host, timeout=timeout)
 
     check_politeness(run_fifty_feeds(engine, Alternating(), workers=2))
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from sources.http import HttpClient
+from sources.politeness import LocalHostLimiter
 from storage.db import create_all, make_engine
 from storage.models import Article, Feed, FeedEntry
 from tests.fixtures.feeds.localserver import Handler, LocalServer, rss
@@ -545,3 +546,29 @@ def test_claim_poll_and_304_on_both_databases(
         assert count(eng, Article) == 3 and count(eng, FeedEntry) == 3
     finally:
         eng.dispose()
+
+
+def test_a_feed_the_politeness_queue_cannot_start_in_time_is_deferred_not_failed(
+    engine: Engine, server: LocalServer
+) -> None:
+    # The host's spacing (30 s) puts a second request past the 2 s deadline: nothing is sent,
+    # so the feed gets no error, no back-off and no step toward being disabled.
+    url = server.static("/feed", rss(items(2)), 200, {})
+    fid = add_feed(engine, url)
+    limiter = LocalHostLimiter(concurrency=1, spacing=30)
+    with HttpClient(
+        user_agent="newswatch-test/1.0",
+        allowed_networks=["127.0.0.1/32"],
+        deadline=2,
+        limiter=limiter,
+    ) as c:
+        first = poll_feed(engine, fid, client=c, config=CONFIG, now=T0)
+        hits = len(server.hits())
+        second = poll_feed(engine, fid, client=c, config=CONFIG, now=T0 + timedelta(minutes=5))
+    assert first.outcome == "new"
+    assert second.outcome == "deferred" and len(server.hits()) == hits
+    wait = (aware(second.next_check_at) - (T0 + timedelta(minutes=5))).total_seconds()
+    assert 20 <= wait <= 31
+    row = feed_row(engine, fid)
+    assert row.error_count == 0 and row.last_error is None and row.first_error_at is None
+    assert aware(row.next_check_at) == aware(second.next_check_at)
