@@ -325,8 +325,19 @@ PARAGRAPHS = [
 ]
 
 
+# The poison page must outlast the soft time limit (FAST_LIMITS, 30 s) by a wide margin on any
+# core, idle or not. Extraction cost grows with the number of blocks times their nesting depth,
+# so the blocks are nested POISON_DEPTH deep: well below libxml2's parser depth limit (256),
+# past which the parser gives up and the page becomes cheap. Measured on an idle 2-core VM:
+# 750 nests of 200 (6.5 MB) take about 95 s of CPU to clean, about three soft limits. The
+# earlier flat page of 100,000 blocks took about 29 s there: on an uncontended core it was
+# cleaned and stored just inside the limit, and the test failed now and then.
+POISON_DEPTH = 200
+POISON_NESTS = 750
+
+
 def poison_html() -> bytes:
-    """A page within the size cap that keeps the extractor busy for minutes (found by probing)."""
-    return (
-        "<html><body>" + "<div><p>a b c d</p><a href='/x'>l</a></div>" * 100_000 + "</body></html>"
-    ).encode()
+    """A page within the size cap (6.5 MB of 15) that keeps the extractor busy for minutes."""
+    unit = "<div><p>a b c d</p><a href='/x'>l</a>"
+    nest = unit * POISON_DEPTH + "</div>" * POISON_DEPTH
+    return ("<html><body>" + nest * POISON_NESTS + "</body></html>").encode()

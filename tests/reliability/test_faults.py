@@ -239,14 +239,16 @@ def test_sqlite_lock_two_beats_and_a_poison_page(
         with Session(engine) as s:
             poison = s.exec(select(Article).where(Article.canonical_url == poison_url)).one()
         engine.dispose()
-        assert poison.status == "failed"
-        assert poison.error and "time limit" in poison.error
+        # "stored" here means the page was cleaned within the soft limit: it is no poison on this
+        # machine any more (see harness.poison_html), not that the limit failed to fire.
+        assert poison.status == "failed", (poison.status, poison.attempts, poison.error)
+        assert poison.error and "time limit" in poison.error, poison.error
         assert_no_crash(worker, *beats)
         for b in beats:
             assert "Sending due task dispatch-due-feeds" in b.text()
 
         # Each feed polled once per period: the farm saw no two GETs of a feed closer together
-        # than the poll floor (60 s), though two beats each sent dispatch every second.
+        # than the poll floor (60 s), though two beats each sent dispatch every 5 s.
         feed_paths = {u.replace(big_farm.base_url, "") for u in big_farm.feed_urls()}
         times: dict[str, list[float]] = defaultdict(list)
         for when, method, path in list(big_farm.request_log):
