@@ -33,9 +33,9 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 # One rerun of a failed test absorbs timing noise on a shared 2-core machine; a test that
-# fails twice fails the run.
+# fails twice fails the run. A rerun is named, with its first failure, in the summary.
 test: setup system-deps check
-	$(PY) -m pytest -q -p no:cacheprovider --reruns 1 --reruns-delay 2
+	$(PY) -m pytest -q -p no:cacheprovider --reruns 1 --reruns-delay 2 --rerun-show-tracebacks
 
 test-fast: setup
 	$(PY) -m pytest -q -x -m "not slow and not reliability"
