@@ -19,7 +19,13 @@ def poll_once(
     """Poll due (or all) feeds, then process every new article; returns counts for a summary."""
     from storage.migrate import upgrade
     from workers import metrics
-    from workers.pipeline import TransientError, mark_failed, pending_article_ids, process_article
+    from workers.pipeline import (
+        Deferred,
+        TransientError,
+        mark_failed,
+        pending_article_ids,
+        process_article,
+    )
     from workers.polling import due_feed_ids, poll_feed, sync_outlets
     from workers.tasks import current_watches, poll_config
 
@@ -60,6 +66,9 @@ def poll_once(
                 result = process_article(
                     engine, article_id, client=client, outlets=outlets, watches=watches
                 )
+            except Deferred:
+                # Nothing was sent: the article stays pending for the next run.
+                counts["deferred"] += 1
             except TransientError as exc:
                 mark_failed(engine, article_id, f"transient: {exc}")
                 counts["failed"] += 1
@@ -81,6 +90,7 @@ def poll_once(
         "articles_processed": len(ids),
         "articles_stored": counts.get("stored", 0),
         "articles_failed": counts.get("failed", 0),
+        "articles_deferred": counts.get("deferred", 0),
         "duplicates_merged": sum(v for k, v in dedup.items() if k in ("exact", "near", "url")),
         "comments_separated": counts.get("comments", 0),
         "mentions": counts.get("mentions", 0),

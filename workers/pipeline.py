@@ -24,9 +24,7 @@ log = logging.getLogger("newswatch.pipeline")
 # Statuses worth a retry later rather than a permanent failure.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 # An unreachable robots.txt refuses pages for a few minutes only (RFC 9309): retry, do not fail.
-# "deferred": the host's politeness queue could not start the request within its deadline;
-# nothing was sent, so it is a retry after the wait the queue named.
-TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol", "robots_unreachable", "deferred"}
+TRANSIENT_FETCH_KINDS = {"timeout", "connect", "protocol", "robots_unreachable"}
 MAX_ATTEMPTS = 6  # above the task retries (4), so only crashes and hard kills reach it
 
 
@@ -36,6 +34,14 @@ class TransientError(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Deferred(TransientError):
+    """The host's politeness queue could not start the request in time; nothing was sent.
+
+    Not a failure of the page, so it spends neither an attempt nor a retry: the caller sends
+    the work again after `retry_after` (or leaves the article pending).
+    """
 
 
 @dataclass
@@ -114,6 +120,20 @@ def begin_attempt(engine: Engine, article_id: int) -> Article | ProcessOutcome:
     return article
 
 
+def release_attempt(engine: Engine, article_id: int) -> None:
+    """Take back the attempt `begin_attempt` counted, for work that never reached the page."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(Article)
+            .where(
+                Article.id == article_id,  # type: ignore[arg-type]
+                Article.status == "pending",  # type: ignore[arg-type]
+                Article.attempts > 0,  # type: ignore[operator]
+            )
+            .values(attempts=Article.attempts - 1)
+        )
+
+
 def fetch_and_clean(
     engine: Engine, article_id: int, *, client: Any, outlets: dict[str, Any]
 ) -> tuple[Article, Any, CleanArticle] | ProcessOutcome:
@@ -125,6 +145,9 @@ def fetch_and_clean(
     try:
         response = client.get(article.url, purpose="page")
     except FetchError as exc:
+        if exc.kind == "deferred":
+            release_attempt(engine, article_id)
+            raise Deferred(str(exc), retry_after=exc.retry_after) from exc
         if exc.kind in TRANSIENT_FETCH_KINDS:
             raise TransientError(str(exc), retry_after=exc.retry_after) from exc
         mark_failed(engine, article_id, f"fetch {exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,11 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from workers import pipeline as _pipeline  # noqa: F401
 from workers import runtime
 from workers.settings import get_settings
+
+# A deferred page (its host's politeness queue was full) comes back after the wait the queue
+# named, or this long when it named none, plus up to DEFER_SPREAD_SECONDS at random.
+DEFER_SECONDS = 30.0
+DEFER_SPREAD_SECONDS = 30.0
 
 log = logging.getLogger("newswatch.tasks")
 _synced: dict[str, Any] = {}  # per process: the outlet registry last mirrored into feeds
@@ -80,7 +86,7 @@ class ArticleTask(Task):  # type: ignore[misc]
     name="newswatch.process_article", bind=True, base=ArticleTask, ignore_result=True, max_retries=4
 )
 def process_article(self: Any, article_id: int) -> dict[str, Any]:
-    from workers.pipeline import TransientError, mark_failed
+    from workers.pipeline import Deferred, TransientError, mark_failed
     from workers.pipeline import process_article as process
 
     settings = get_settings()
@@ -96,6 +102,13 @@ def process_article(self: Any, article_id: int) -> dict[str, Any]:
     except SoftTimeLimitExceeded:
         mark_failed(engine, article_id, "time limit exceeded while processing the page")
         return {"article_id": article_id, "status": "failed"}
+    except Deferred as exc:
+        # Our own queue for the host was full, which says nothing about the page: a new task
+        # with a fresh retry budget, spread over a little more than the wait the queue named
+        # so that the deferred ones do not all come back in the same second.
+        countdown = (exc.retry_after or DEFER_SECONDS) + random.uniform(0, DEFER_SPREAD_SECONDS)
+        process_article.apply_async((article_id,), countdown=countdown)
+        return {"article_id": article_id, "status": "deferred"}
     except TransientError as exc:
         if self.request.retries >= self.max_retries:
             mark_failed(engine, article_id, f"gave up after retries: {exc}")

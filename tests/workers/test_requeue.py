@@ -19,11 +19,14 @@ from storage.db import make_engine, session_scope
 from storage.dedup import ensure_article
 from storage.models import Article
 from tests.conftest import REPO, run_cli
+from tests.fixtures.feeds.localserver import LocalServer
 from workers.metrics import sql_queue_depths
 
 
-def _article(session: Session, n: int, *, status: str, seen: datetime) -> int:
-    url = f"https://example.org/news/{n}.html"
+def _article(
+    session: Session, n: int, *, status: str, seen: datetime, url: str | None = None
+) -> int:
+    url = url or f"https://example.org/news/{n}.html"
     art = ensure_article(
         session,
         url=url,
@@ -37,13 +40,19 @@ def _article(session: Session, n: int, *, status: str, seen: datetime) -> int:
     return art.id
 
 
-def _sweep(env: dict[str, str]) -> int:
+def _env(tmp_path: Path, data: Path, **settings: str) -> dict[str, str]:
+    """A clean environment on the embedded default in `data`, with these NEWSWATCH_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    env.update(NEWSWATCH_DATA_DIR=str(data), NEWSWATCH_OUTLETS_DIR=str(tmp_path))
+    env.update({f"NEWSWATCH_{k.upper()}": v for k, v in settings.items()})
+    run_cli(["db", "upgrade"], env)
+    return env
+
+
+def _in_worker_env(env: dict[str, str], code: str, *args: str) -> str:
+    """The last line `code` prints, run in a fresh interpreter with the app configured by env."""
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import workers.celery_app; from workers.tasks import requeue_stalled; print(requeue_stalled())",
-        ],
+        [sys.executable, "-c", "import sys, workers.celery_app; " + code, *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -51,7 +60,13 @@ def _sweep(env: dict[str, str]) -> int:
         timeout=120,
         check=True,
     )
-    return int(out.stdout.strip().splitlines()[-1])
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _sweep(env: dict[str, str]) -> int:
+    return int(
+        _in_worker_env(env, "from workers.tasks import requeue_stalled; print(requeue_stalled())")
+    )
 
 
 def _queued_article_ids(broker_db: Path) -> list[int]:
@@ -72,10 +87,7 @@ def test_stalled_pending_article_is_sent_again_only_while_the_queue_is_empty(
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
-    env.update(NEWSWATCH_DATA_DIR=str(data), NEWSWATCH_TASK_TIME_LIMIT="60")
-    env.update(NEWSWATCH_TASK_SOFT_TIME_LIMIT="50", NEWSWATCH_OUTLETS_DIR=str(tmp_path))
-    run_cli(["db", "upgrade"], env)
+    env = _env(tmp_path, data, task_time_limit="60", task_soft_time_limit="50")
     engine = make_engine(f"sqlite:///{data / 'newswatch.db'}")
     now = datetime.now(UTC)
     with session_scope(engine) as s:
@@ -92,3 +104,39 @@ def test_stalled_pending_article_is_sent_again_only_while_the_queue_is_empty(
     # The re-sent message is still waiting: a second sweep must not send it again.
     assert _sweep(env) == 0
     assert _queued_article_ids(data / "broker.db") == [lost]
+
+
+def test_a_page_its_hosts_queue_cannot_start_in_time_is_sent_again_without_spending_a_try(
+    tmp_path: Path,
+) -> None:
+    # robots.txt takes the host's turn; the spacing (60 s) then puts the page past its 2 s
+    # deadline. The task must neither fail the page nor spend its retries on this: it leaves
+    # the attempt uncounted and queues a new task for later.
+    data = tmp_path / "data"
+    data.mkdir()
+    env = _env(
+        tmp_path,
+        data,
+        per_host_spacing="60",
+        request_deadline="2",
+        allowed_networks="127.0.0.1/32",
+    )
+    engine = make_engine(f"sqlite:///{data / 'newswatch.db'}")
+    with LocalServer() as site:
+        site.static("/robots.txt", b"User-agent: *\nAllow: /\n")
+        url = site.static("/a.html", b"<html><body><p>text</p></body></html>")
+        with session_scope(engine) as s:
+            art_id = _article(s, 1, status="pending", seen=datetime.now(UTC), url=url)
+        result = _in_worker_env(
+            env,
+            "from workers.tasks import process_article; "
+            "print(process_article.apply(args=(int(sys.argv[1]),)).get())",
+            str(art_id),
+        )
+        assert site.hits("/a.html") == []
+    assert "'status': 'deferred'" in result
+    with Session(engine) as s:
+        row = s.get(Article, art_id)
+        assert row is not None and row.status == "pending" and row.attempts == 0
+    engine.dispose()
+    assert _queued_article_ids(data / "broker.db") == [art_id]

@@ -17,7 +17,7 @@ from storage.dedup import ensure_article
 from storage.models import Article
 from tests.conftest import run_cli
 from tests.fixtures.feeds.localserver import LocalServer
-from workers.pipeline import TransientError, fetch_and_clean
+from workers.pipeline import Deferred, TransientError, fetch_and_clean
 
 
 def new_article(engine: Engine, url: str) -> int:
@@ -88,4 +88,6 @@ def test_a_page_the_politeness_queue_cannot_start_in_time_is_retried_after_its_w
     assert caught.value.retry_after is not None and 20 <= caught.value.retry_after <= 31
     with Session(engine) as s:
         waiting = s.get(Article, art_id)
-        assert waiting is not None and waiting.status != "failed"
+        # still pending, and the attempt that never reached the page is not counted
+        assert waiting is not None and waiting.status == "pending" and waiting.attempts == 0
+    assert isinstance(caught.value, Deferred)
