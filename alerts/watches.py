@@ -230,6 +230,29 @@ def parse_watch(data: Any, *, where: str = "watch") -> WatchSpec:
     )
 
 
+def unreachable(spec: WatchSpec, *, outlet_ids: Collection[str] | None) -> list[str]:
+    """Why no article can ever match this watch: its languages and outlets nothing carries.
+
+    `outlet_ids` None means the registry could not be read: outlets go unchecked.
+    """
+    problems = [
+        f"key 'languages': {lang!r} is not an ISO 639-1 code (two letters, like 'en', 'de', "
+        "'ru'), which is what articles carry"
+        for lang in spec.languages
+        if lang not in ISO_639_1
+    ]
+    known = outlet_ids if outlet_ids is not None else spec.outlets
+    for outlet in spec.outlets:
+        if outlet not in known:
+            close = difflib.get_close_matches(outlet.lower(), sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                f"key 'outlets': no outlet {outlet!r} in the registry{hint}; "
+                "`newswatch outlets list` shows them"
+            )
+    return problems
+
+
 def check_reachable(
     spec: WatchSpec, *, outlet_ids: Collection[str] | None, where: str = "watch"
 ) -> None:
@@ -237,25 +260,11 @@ def check_reachable(
 
     For new watches (`watches add`) only, not in parse_watch: the worker loads the file for
     every article, and a file that loaded before must not stop ingestion because an outlet left
-    the registry. `outlet_ids` None means the registry could not be read: outlets go unchecked.
+    the registry; `watches list` reports such watches instead.
     """
-    where = f"{where} '{spec.id}'"
-    for lang in spec.languages:
-        if lang not in ISO_639_1:
-            raise WatchError(
-                f"{where}: key 'languages': {lang!r} is not an ISO 639-1 code (two letters, "
-                "like 'en', 'de', 'ru'), which is what articles carry"
-            )
-    if outlet_ids is None:
-        return
-    for outlet in spec.outlets:
-        if outlet not in outlet_ids:
-            close = difflib.get_close_matches(outlet.lower(), sorted(outlet_ids), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise WatchError(
-                f"{where}: key 'outlets': no outlet {outlet!r} in the registry{hint}; "
-                "`newswatch outlets list` shows them"
-            )
+    problems = unreachable(spec, outlet_ids=outlet_ids)
+    if problems:
+        raise WatchError(f"{where} '{spec.id}': {problems[0]}")
 
 
 def parse_watches(text: str, *, source: str = "watches") -> list[WatchSpec]:

@@ -80,7 +80,7 @@ def register(
             _fail(str(exc))
         typer.echo(f"added watch {watch_id}")
 
-    def registry_ids() -> set[str] | None:
+    def registry_ids(what: str = "--outlet") -> set[str] | None:
         """The registry's outlet ids, or None (with a warning) when it cannot be read."""
         from sources.registry import OutletError, load_outlets
 
@@ -90,7 +90,7 @@ def register(
             # Which outlets exist cannot be known: ingest stops on this registry too, and the
             # watch is kept for when it is fixed, with a word that it went unchecked.
             typer.echo(
-                f"warning: --outlet not checked, the outlet registry cannot be read "
+                f"warning: {what} not checked, the outlet registry cannot be read "
                 f"({exc.problems[0]}); `newswatch outlets check` shows why",
                 err=True,
             )
@@ -101,8 +101,9 @@ def register(
         file: FileOpt = None,
         format: FormatOpt = TableOrJson.table,
     ) -> None:
-        """List watches."""
-        from alerts.watches import WatchError, load_watches
+        """List watches; a watch that can never match (a language or outlet no article
+        carries, e.g. after a hand edit) is named on stderr."""
+        from alerts.watches import WatchError, load_watches, unreachable
 
         try:
             specs = load_watches(watches_file(file))
@@ -110,6 +111,11 @@ def register(
             _fail(str(exc))
             return
         now = datetime.now(UTC)
+        checked = any(w.outlets for w in specs)
+        outlet_ids = registry_ids("outlets") if checked else None
+        for w in specs:
+            for problem in unreachable(w, outlet_ids=outlet_ids):
+                typer.echo(f"warning: watch '{w.id}' never matches: {problem}", err=True)
         if format == "json":
             for w in specs:
                 d = w.to_toml()

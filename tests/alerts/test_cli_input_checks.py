@@ -92,3 +92,25 @@ def test_an_unreadable_registry_is_a_clear_warning_not_a_refusal(tmp_path: Path)
     # Without --outlet the registry is not consulted at all: no warning.
     proc = add(env, "other", "-t", "x")
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_watches_list_names_a_hand_edited_watch_that_can_never_match(tmp_path: Path) -> None:
+    # The file still loads (the worker reads it for every article); the listing says which
+    # watches nothing can match, instead of leaving them silent for ever.
+    env = env_for(tmp_path, registry(tmp_path, "welt"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "watches.toml").write_text(
+        '[[watch]]\nid = "ok"\nterms = ["Sarmat"]\noutlets = ["welt"]\nlanguages = ["de"]\n\n'
+        '[[watch]]\nid = "hand"\nterms = ["Sarmat"]\noutlets = ["wetl"]\n'
+        'languages = ["English"]\n',
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [NEWSWATCH, "watches", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ok: Sarmat" in proc.stdout and "hand: Sarmat" in proc.stdout
+    warnings = proc.stderr.strip().splitlines()
+    assert len(warnings) == 2, proc.stderr
+    assert all(w.startswith("warning: watch 'hand' never matches:") for w in warnings)
+    assert "'english'" in proc.stderr and "did you mean 'welt'?" in proc.stderr
