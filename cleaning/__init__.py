@@ -17,6 +17,7 @@ __all__ = [
     "RemovedText",
     "clean",
     "detect_language",
+    "gunzip_bounded",
     "normalize_language",
 ]
 
@@ -24,7 +25,7 @@ MAX_TEXT_CHARS = 2_000_000
 MAX_GUNZIP_BYTES = 32 * 1024 * 1024  # a .gz input larger than this once unpacked is cut
 
 
-def _gunzip_bounded(content: bytes, limit: int = MAX_GUNZIP_BYTES) -> bytes:
+def gunzip_bounded(content: bytes, limit: int = MAX_GUNZIP_BYTES) -> bytes:
     """Decompress a gzip file given as content, stopping at `limit` bytes (no gzip bombs).
 
     Every member is read (a concatenated .gz is one file). A stream that ends before its
@@ -46,7 +47,7 @@ def _gunzip_bounded(content: bytes, limit: int = MAX_GUNZIP_BYTES) -> bytes:
 
 def _decode(content: bytes) -> str:
     if content[:2] == b"\x1f\x8b":
-        content = _gunzip_bounded(content)
+        content = gunzip_bounded(content)
     for enc in ("utf-8", "cp1251", "latin-1"):
         try:
             return content.decode(enc)
@@ -64,7 +65,7 @@ def clean(
     in the body or the comments is in `removed` with the rule that removed it.
     """
     if isinstance(content, bytes) and content[:2] == b"\x1f\x8b":
-        content = _gunzip_bounded(content)
+        content = gunzip_bounded(content)
     if H.looks_like_html(content):
         return _clean_html(content, url, outlet)
     text = _decode(content) if isinstance(content, bytes) else content

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
+# A caller turned away with no named wait (every slot was busy) tries again after this long.
+DEFER_SECONDS = 30.0
+
 
 class SlotUnavailable(Exception):
     """No request slot for a host within the caller's time limit; nothing was sent to the host.
@@ -20,6 +23,21 @@ class SlotUnavailable(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def _spaced_out(host: str, wait: float, timeout: float) -> SlotUnavailable:
+    return SlotUnavailable(
+        f"{host}: next request allowed in {wait:.1f}s, past the {timeout:.1f}s this request "
+        "could wait",
+        retry_after=wait,
+    )
+
+
+def _all_busy(host: str, concurrency: int, timeout: float) -> SlotUnavailable:
+    return SlotUnavailable(
+        f"{host}: all {concurrency} request slots stayed busy for the {timeout:.1f}s this "
+        "request could wait"
+    )
 
 
 class HostLimiter(Protocol):
@@ -68,16 +86,9 @@ class LocalHostLimiter:
                     # The spacing gives the earliest start there can be: if that is already past
                     # the caller's limit, sleeping towards it would only waste the caller's time.
                     if state.next_start >= give_up:
-                        raise SlotUnavailable(
-                            f"{host}: next request allowed in {state.next_start - now:.1f}s, "
-                            f"past the {timeout:.1f}s this request could wait",
-                            retry_after=state.next_start - now,
-                        )
+                        raise _spaced_out(host, state.next_start - now, timeout)
                     if now >= give_up:
-                        raise SlotUnavailable(
-                            f"{host}: all {self.concurrency} request slots stayed busy "
-                            f"for the {timeout:.1f}s this request could wait"
-                        )
+                        raise _all_busy(host, self.concurrency, timeout)
                 wait = None if state.active >= self.concurrency else state.next_start - now
                 if give_up is not None:
                     wait = give_up - now if wait is None else min(wait, give_up - now)
@@ -173,16 +184,9 @@ class RedisHostLimiter:
                 # As in LocalHostLimiter: a spacing wait is exact, so one past the limit fails
                 # now; a busy host is waited on only until the limit.
                 if code == _SPACED and now + wait >= give_up:
-                    raise SlotUnavailable(
-                        f"{host}: next request allowed in {wait:.1f}s, "
-                        f"past the {timeout:.1f}s this request could wait",
-                        retry_after=wait,
-                    )
+                    raise _spaced_out(host, wait, timeout)
                 if now >= give_up:
-                    raise SlotUnavailable(
-                        f"{host}: all {self.concurrency} request slots stayed busy "
-                        f"for the {timeout:.1f}s this request could wait"
-                    )
+                    raise _all_busy(host, self.concurrency, timeout)
                 wait = min(wait, give_up - now)
             # Sleep what the server says, but re-check often enough to grab a freed slot quickly.
             time.sleep(max(0.0, min(wait, self._poll)))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import gzip
-import io
 import json
 import sys
 import zlib
@@ -107,12 +105,13 @@ def read_input(path: Path) -> bytes:
     if len(data) > MAX_INPUT_BYTES:
         _fail(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
     if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
+        from cleaning import gunzip_bounded
+
         try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-                data = gz.read(MAX_INPUT_BYTES + 1)
+            data = gunzip_bounded(data, MAX_INPUT_BYTES + 1)
         # A truncated stream raises EOFError, which Click would take for Ctrl-D and print only
         # "Aborted."; corrupt data raises zlib.error, which is no OSError either.
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except (EOFError, zlib.error) as exc:
             _fail(f"{path}: corrupt gzip ({exc or type(exc).__name__})")
         if len(data) > MAX_INPUT_BYTES:
             _fail(f"{path}: larger than {MAX_INPUT_BYTES} bytes")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from sources.feeds import FeedParseError, ParsedFeed, parse_feed
 from sources.http import FetchError, FetchResponse, HttpClient
+from sources.politeness import DEFER_SECONDS
 from sources.schedule import cache_hints, next_check, parse_retry_after, utc
 from sources.urls import canonical_url, url_hash
 from storage import feed_repo
@@ -258,16 +259,12 @@ def _write_feed(engine: Engine, state: _FeedState, values: dict[str, Any]) -> No
     feed_repo.write_poll_state(engine, feed_id=state.id, values=values)
 
 
-# When the host's queue named no wait (every slot busy), try again after about this long.
-DEFERRED_RETRY_SECONDS = 60
-
-
 def _defer(
     engine: Engine, state: _FeedState, now: datetime, retry_after: float | None
 ) -> PollOutcome:
     """The politeness queue could not start the request in time: nothing was sent, so nothing
     is said of the feed (no error count, no back-off, no step toward disabling it)."""
-    wait = retry_after if retry_after and retry_after > 0 else DEFERRED_RETRY_SECONDS
+    wait = retry_after if retry_after and retry_after > 0 else DEFER_SECONDS
     when = now + timedelta(seconds=min(wait, 3600))
     _write_feed(engine, state, {"next_check_at": when})
     return PollOutcome(state.id, "deferred", error_kind="deferred", next_check_at=when)

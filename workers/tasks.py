@@ -10,6 +10,8 @@ from typing import Any
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
+from sources.politeness import DEFER_SECONDS
+
 # Imported here, in the worker's main process, so pool children inherit the extractor and the
 # pipeline instead of paying seconds of imports on their first task.
 from workers import pipeline as _pipeline  # noqa: F401
@@ -17,8 +19,7 @@ from workers import runtime
 from workers.settings import get_settings
 
 # A deferred page (its host's politeness queue was full) comes back after the wait the queue
-# named, or this long when it named none, plus up to DEFER_SPREAD_SECONDS at random.
-DEFER_SECONDS = 30.0
+# named (or politeness.DEFER_SECONDS), plus up to this many seconds at random.
 DEFER_SPREAD_SECONDS = 30.0
 
 log = logging.getLogger("newswatch.tasks")

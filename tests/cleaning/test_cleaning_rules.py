@@ -193,12 +193,12 @@ def test_author_lists_are_clean():
 def test_gzip_input_is_unpacked_with_a_bound():
     import gzip
 
-    from cleaning import MAX_GUNZIP_BYTES, _gunzip_bounded
+    from cleaning import MAX_GUNZIP_BYTES, gunzip_bounded
 
     bomb = gzip.compress(b"a" * (MAX_GUNZIP_BYTES * 4))
-    assert len(_gunzip_bounded(bomb)) == MAX_GUNZIP_BYTES
+    assert len(gunzip_bounded(bomb)) == MAX_GUNZIP_BYTES
     small = gzip.compress("Ein Artikel über Sarmat.".encode())
-    assert _gunzip_bounded(small).decode() == "Ein Artikel über Sarmat."
+    assert gunzip_bounded(small).decode() == "Ein Artikel über Sarmat."
 
 
 def test_gzip_input_is_read_whole_or_refused():
@@ -206,16 +206,16 @@ def test_gzip_input_is_read_whole_or_refused():
 
     import pytest
 
-    from cleaning import _gunzip_bounded
+    from cleaning import gunzip_bounded
 
     # Both members of a concatenated file, and NUL padding after the last, as gzip reads them.
     two = gzip.compress(b"first member ") + gzip.compress(b"second member") + b"\0" * 8
-    assert _gunzip_bounded(two) == b"first member second member"
+    assert gunzip_bounded(two) == b"first member second member"
     # A cut-off file used to come back as the first half of the text, with no error.
     page = gzip.compress(bytes(range(256)) * 400)
     for cut in (len(page) // 2, len(page) - 4):
         with pytest.raises(EOFError):
-            _gunzip_bounded(page[:cut])
+            gunzip_bounded(page[:cut])
 
 
 def test_page_without_title_element_is_cleaned():
