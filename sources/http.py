@@ -617,7 +617,16 @@ class HttpClient:
         """The request itself; every socket wait, and the name lookup, ends by `deadline`."""
         token = _deadline.set(deadline)
         try:
-            request = self._client.build_request("GET", url, headers=extra)
+            # The wait for a free pooled connection ends by the deadline too: the client's
+            # default pool timeout is a whole deadline, whatever this fetch has already spent.
+            base = self._client.timeout
+            timeout = httpx.Timeout(
+                connect=base.connect,
+                read=base.read,
+                write=base.write,
+                pool=max(0.0, deadline - time.monotonic()),
+            )
+            request = self._client.build_request("GET", url, headers=extra, timeout=timeout)
             response = self._client.send(request, stream=True)
             try:
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:

@@ -171,6 +171,52 @@ def test_time_spent_waiting_for_a_slot_comes_off_the_deadline(server: LocalServe
     assert took < 1.0 + SLACK
 
 
+def test_the_wait_for_a_pooled_connection_ends_by_the_deadline(
+    server: LocalServer, release: threading.Event
+) -> None:
+    """A fetch that spent most of its deadline in its host's queue gets only the rest for a
+    connection from the pool; the pool's own timeout used to be a whole deadline."""
+
+    def holds(h: Handler) -> None:
+        release.wait(HANG)
+        h.reply(200, b"late")
+
+    server.static("/first", b"ok")
+    server.static("/page", b"page")
+    server.route("/hold", holds)
+    # Two host names for the one local server, so that the queue of one does not hold the other.
+    limiter = LocalHostLimiter(concurrency=1, spacing=5.0)
+    deadline = 6.0
+    with make_client(
+        deadline=deadline,
+        read_timeout=deadline,
+        limiter=limiter,
+        max_connections=1,
+        respect_robots=False,
+        resolver=lambda host, port: ["127.0.0.1"],
+    ) as c:
+        c.get(f"http://queued.example.test:{server.port}/first", purpose="feed")
+        # The queued fetch waits ~5 s for its slot; at 4 s the other host takes the client's
+        # only connection and keeps it until its own deadline, at 10 s.
+        holder = threading.Thread(
+            target=lambda: timed(
+                lambda: c.get(f"http://holder.example.test:{server.port}/hold", purpose="feed")
+            ),
+            daemon=True,
+        )
+        threading.Timer(4.0, holder.start).start()
+        err, took = timed(
+            lambda: c.get(f"http://queued.example.test:{server.port}/page", purpose="feed")
+        )
+        release.set()
+        holder.join(HANG)
+    # The old code gave the pool another whole deadline after the 5 s in the queue and failed
+    # only when the holder let go of the connection, 10 s in.
+    assert err is not None and err.kind == "timeout"
+    assert server.hits("/page") == []
+    assert took < deadline + SLACK
+
+
 def test_a_deferred_robots_txt_is_not_taken_as_unreachable(server: LocalServer) -> None:
     server.static("/robots.txt", b"User-agent: *\nAllow: /\n")
     server.static("/feed", b"ok")
