@@ -166,7 +166,7 @@ class _ArticleCounts:
             if spec.outlets:
                 stmt = stmt.where(Article.outlet_id.in_(spec.outlets))  # type: ignore[attr-defined]
             if spec.languages:
-                stmt = stmt.where(func.lower(Article.language).in_(spec.languages))
+                stmt = stmt.where(func.lower(Article.language).in_(spec.matched_languages))
             out: dict[int, int] = defaultdict(int)
             for (ts,) in self.session.execute(stmt):
                 out[_bucket(_aware(ts), step)] += 1

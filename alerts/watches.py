@@ -101,6 +101,23 @@ class QuietHours:
         return candidate.astimezone(UTC)
 
 
+# A watch language that also takes these article languages. Norwegian: "no" is the
+# macrolanguage of Bokmål ("nb") and Nynorsk ("nn"); py3langid answers "no" for most Bokmål
+# text, while pages declare "nb", so a "no" or "nb" watch must take both. A Nynorsk watch stays
+# Nynorsk only: it would otherwise take every Bokmål article.
+LANGUAGE_ALSO_MATCHES: dict[str, tuple[str, ...]] = {"no": ("nb", "nn"), "nb": ("no",)}
+
+
+def languages_matched(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """Watch languages expanded to every article language they take, in a stable order."""
+    out: list[str] = []
+    for lang in languages:
+        for code in (lang, *LANGUAGE_ALSO_MATCHES.get(lang, ())):
+            if code not in out:
+                out.append(code)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class WatchSpec:
     """One watch as defined in the TOML file."""
@@ -126,10 +143,15 @@ class WatchSpec:
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now
 
+    @property
+    def matched_languages(self) -> tuple[str, ...]:
+        """The article languages this watch's language filter takes (empty = any)."""
+        return languages_matched(self.languages)
+
     def applies_to(self, *, outlet_id: str | None, language: str | None) -> bool:
         if self.outlets and outlet_id not in self.outlets:
             return False
-        return not (self.languages and (language or "").lower() not in self.languages)
+        return not (self.languages and (language or "").lower() not in self.matched_languages)
 
     def to_toml(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "terms": list(self.terms)}

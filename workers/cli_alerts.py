@@ -52,7 +52,11 @@ def register(
             list[str] | None, typer.Option("--outlet", help="Only these outlets.")
         ] = None,
         language: Annotated[
-            list[str] | None, typer.Option("--language", help="Only these languages.")
+            list[str] | None,
+            typer.Option(
+                "--language",
+                help="Only articles in these languages (ISO 639-1; no also takes nb and nn).",
+            ),
         ] = None,
         sensitivity: Annotated[float, typer.Option(help="1 = default; 2 = more alerts.")] = 1.0,
         quiet_hours: Annotated[
@@ -101,8 +105,7 @@ def register(
         file: FileOpt = None,
         format: FormatOpt = TableOrJson.table,
     ) -> None:
-        """List watches; a watch that can never match (a language or outlet no article
-        carries, e.g. after a hand edit) is named on stderr."""
+        """List watches; any that can never match (e.g. after a hand edit) are named on stderr."""
         from alerts.watches import WatchError, load_watches, unreachable
 
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from storage.db import make_engine
 from workers.settings import Settings, get_settings
 
+log = logging.getLogger("newswatch.runtime")
 _lock = threading.RLock()  # re-entrant: one factory may ask for another (http → redis)
 _per_process: dict[tuple[int, str], Any] = {}
 
@@ -121,6 +123,25 @@ def _watches_cached(path: str, mtime_ns: int, size: int) -> list[Any]:
     return load_watches(Path(path))
 
 
+_watches_warned: dict[str, tuple[int, int]] = {}  # path → the version last checked
+
+
+def _warn_never_matching(specs: list[Any], settings: Settings) -> None:
+    """Log, once per version of the file, each watch no article can match (a hand edit)."""
+    from alerts.watches import unreachable
+    from sources.registry import OutletError
+
+    outlet_ids: set[str] | None = None
+    if any(w.outlets for w in specs):
+        try:
+            outlet_ids = set(outlets_by_id(settings))
+        except OutletError:
+            outlet_ids = None  # ingest reports the registry itself; outlets go unchecked
+    for w in specs:
+        for problem in unreachable(w, outlet_ids=outlet_ids):
+            log.warning("watch %r never matches: %s", w.id, problem)
+
+
 def current_watches(settings: Settings | None = None) -> list[Any]:
     """The watches file, parsed again only when it changes (one stat per call)."""
     settings = settings or get_settings()
@@ -131,7 +152,11 @@ def current_watches(settings: Settings | None = None) -> list[Any]:
         return []
     # A file rewritten within the same mtime tick is still caught by its size; `watches add`
     # replaces the file atomically, so a reader never parses half of it.
-    return list(_watches_cached(str(path), st.st_mtime_ns, st.st_size))
+    specs = list(_watches_cached(str(path), st.st_mtime_ns, st.st_size))
+    if _watches_warned.get(str(path)) != (st.st_mtime_ns, st.st_size):
+        _watches_warned[str(path)] = (st.st_mtime_ns, st.st_size)
+        _warn_never_matching(specs, settings)
+    return specs
 
 
 def queue_depths(settings: Settings | None = None, queues: Any = None) -> dict[str, int]:
@@ -156,5 +181,6 @@ def reset() -> None:
         _per_process.clear()
     _outlets_by_id_cached.cache_clear()
     _watches_cached.cache_clear()
+    _watches_warned.clear()
     _registry_checked.clear()
     get_settings.cache_clear()

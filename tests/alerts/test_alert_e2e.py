@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from alerts.delivery import deliver_pending
-from alerts.service import evaluate_watches, record_mentions
+from alerts.service import _ArticleCounts, evaluate_watches, record_mentions
 from alerts.watches import parse_watch
 from storage.models import Alert, Article, Mention, OutboxMessage, Watch
 from tests.alerts.conftest import SmtpServer
@@ -297,3 +297,33 @@ def test_mentions_once_per_story_and_filters(engine) -> None:
         rows = s.exec(select(Mention)).all()
         assert [(m.article_id, m.story_key) for m in rows] == [(a.id, f"a{a.id}")]
         assert b.id and c.id and d.id
+
+
+def test_a_norwegian_watch_takes_bokmal_and_nynorsk(engine) -> None:
+    """py3langid says "no" for most Bokmål, pages declare "nb": a "no" or "nb" watch takes both,
+    and the articles it is measured against (its expected volume) follow the same filter."""
+    watches = [
+        parse_watch({"id": "no", "terms": ["Equinor"], "languages": ["no"]}),
+        parse_watch({"id": "nb", "terms": ["Equinor"], "languages": ["nb"]}),
+        parse_watch({"id": "nn", "terms": ["Equinor"], "languages": ["nn"]}),
+    ]
+    feeder = Feeder(engine, watches)
+    with Session(engine) as s:
+        ids = {
+            lang: feeder.add(s, START, f"o-{lang}", f"Equinor {lang}", "tekst", language=lang).id
+            for lang in ("no", "nb", "nn", "da")
+        }
+        s.commit()
+        taken = {
+            w.id: sorted(m.article_id for m in s.exec(select(Mention)).all() if m.watch_id == w.id)
+            for w in watches
+        }
+        counts = _ArticleCounts(s)
+        hi = START + timedelta(hours=1)
+        volume = {w.id: sum(counts.counts(w, START, hi, 3600).values()) for w in watches}
+    assert taken == {
+        "no": sorted([ids["no"], ids["nb"], ids["nn"]]),
+        "nb": sorted([ids["no"], ids["nb"]]),
+        "nn": [ids["nn"]],
+    }
+    assert volume == {"no": 3, "nb": 2, "nn": 1}
