@@ -10,7 +10,11 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-RUN uv sync --frozen --no-dev && chown -R newswatch /app
+# The folders the compose volumes mount: a new named volume copies their owner, so the
+# unprivileged user can write metrics, data and config.
+RUN uv sync --frozen --no-dev \
+    && mkdir -p /app/data /app/metrics /app/config \
+    && chown -R newswatch /app
 
 USER newswatch
 ENV PATH="/app/.venv/bin:$PATH" NEWSWATCH_DATA_DIR=/app/data

@@ -1,9 +1,6 @@
-"""Alembic environment: metadata comes from storage.models; the URL from the caller or the environment."""
+"""Alembic environment: metadata comes from storage.models; the URL from the caller or the settings."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 from sqlmodel import SQLModel
 
@@ -16,14 +13,14 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
+    # `newswatch db upgrade` and the tests pass the URL in the config (storage/migrate.py).
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    env = os.environ.get("NEWSWATCH_DATABASE_URL")
-    if env:
-        return env
-    data_dir = Path(os.environ.get("NEWSWATCH_DATA_DIR", "data"))
-    return f"sqlite:///{(data_dir / 'newswatch.db').resolve()}"
+    # `alembic` run by hand: the same settings as the CLI (environment and `.env`, validated).
+    from workers.settings import Settings
+
+    return Settings().effective_database_url
 
 
 def run_offline() -> None:

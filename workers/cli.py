@@ -77,7 +77,7 @@ MEMORY_SCHEDULER = "celery.beat:Scheduler"
 def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: str) -> list[str]:
     settings = get_settings()
     if beat and settings.metrics_dir:
-        from workers.metrics import reset_multiprocess_dir
+        from workers.metrics_files import reset_multiprocess_dir
 
         # `run` owns the whole service, so it wipes stale per-process files of a previous run;
         # scaled `worker` processes share the folder and must not wipe each other's.
@@ -102,10 +102,13 @@ def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: 
 @app.command()
 def run(
     concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
-    loglevel: str = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
+    ] = None,
 ) -> None:
     """The service: migrate, then a worker with embedded beat in one process."""
     settings = get_settings()
+    loglevel = loglevel or settings.log_level
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     from storage.migrate import upgrade
 
@@ -131,25 +134,34 @@ def run(
 def worker(
     queues: Annotated[str, typer.Option("-Q", "--queues")] = "feeds,articles,alerts",
     concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
-    loglevel: str = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
+    ] = None,
 ) -> None:
     """A Celery worker (scale these out)."""
     from workers.celery_app import app as celery_app
     from workers.logs import setup_logging
 
-    setup_logging(json_logs=get_settings().log_json, level=loglevel)
+    settings = get_settings()
+    loglevel = loglevel or settings.log_level
+    setup_logging(json_logs=settings.log_json, level=loglevel)
     celery_app.worker_main(
         _worker_argv(beat=False, queues=queues, concurrency=concurrency, loglevel=loglevel)
     )
 
 
 @app.command()
-def beat(loglevel: str = "INFO") -> None:
+def beat(
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
+    ] = None,
+) -> None:
     """The scheduler; run exactly one."""
     from workers.celery_app import app as celery_app
     from workers.logs import setup_logging
 
     settings = get_settings()
+    loglevel = loglevel or settings.log_level
     setup_logging(json_logs=settings.log_json, level=loglevel)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", "--loglevel", loglevel, "--scheduler", MEMORY_SCHEDULER])
@@ -505,8 +517,10 @@ def reclean(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Apply migrations (alembic) to the configured database."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations (alembic) to the configured database, up to REVISION (default head)."""
     from storage.migrate import upgrade
 
     upgrade(get_settings().effective_database_url, revision)

@@ -111,6 +111,18 @@ def register(
             argv.append(f"--url_prefix={url_prefix}")
         celery_app.start(argv)
 
+    @app.command("metrics-reset")
+    def metrics_reset() -> None:
+        """Remove the previous run's per-process metric files; run before any worker starts."""
+        settings = get_settings()
+        if settings.metrics_dir is None:
+            _fail("NEWSWATCH_METRICS_DIR is not set: there are no metric files to remove")
+            return
+        from workers.metrics_files import reset_multiprocess_dir
+
+        removed = reset_multiprocess_dir(settings.metrics_dir)
+        typer.echo(f"removed {removed} metric files from {settings.metrics_dir}")
+
     @app.command("metrics-serve")
     def metrics_serve(
         port: Annotated[int, typer.Option(help="HTTP port of /metrics.")] = 9100,

@@ -8,7 +8,6 @@ and need no dead-process cleanup.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -260,10 +259,3 @@ def exposition(registry: CollectorRegistry) -> str:
 def serve(registry: CollectorRegistry, *, port: int, address: str = "127.0.0.1") -> Any:
     """Start the exporter's HTTP server in a thread; returns (server, thread)."""
     return start_http_server(port, addr=address, registry=registry)
-
-
-def reset_multiprocess_dir(path: Path) -> None:
-    """Empty the multiprocess directory; call once when the service starts, before any worker."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)

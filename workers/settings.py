@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from alerts.smtp_target import SmtpTarget
@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     flower_basic_auth: SecretStr = Field(SecretStr(""), description="user:password for Flower.")
     metrics_dir: Path | None = Field(None, description="prometheus multiprocess dir.")
+
+    @field_validator(
+        "data_dir", "outlets_dir", "watches_file", "outbox_dir", "metrics_dir", mode="before"
+    )
+    @classmethod
+    def _blank_path_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        # `NEWSWATCH_METRICS_DIR=` (the style of .env.example) must mean "not set": as a Path,
+        # "" is the current directory, which `run` would have emptied of metric files and the
+        # outbox and watches would have been read from.
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name or ""].get_default(call_default_factory=True)
+        return value
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import httpx
 import redis
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
 
 from storage.db import create_all, make_engine
 from storage.models import Article
-from tests.conftest import REPO, wait_for
+from tests.conftest import NEWSWATCH, REPO, run_cli, wait_for
 from tests.ops.conftest import base_env, start_process, stop_process
 from tests.servers import free_port
 from workers.metrics import build_registry, exposition, redis_queue_depths
@@ -155,3 +157,62 @@ def test_exposition_in_process_reports_broker_down_without_failing(tmp_path: Pat
     assert got[("newswatch_broker_up", ())] == 0
     assert got[("newswatch_extraction_body_chars", (("outlet", "site"),))] == 5
     assert got[("newswatch_extraction_short_share", (("outlet", "site"),))] == 1
+
+
+def test_compose_migrate_removes_stale_metric_files_and_nothing_else(tmp_path: Path) -> None:
+    """The migrate service's own shell line, run natively: the schema, then last run's files."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    entrypoint = compose["services"]["migrate"]["entrypoint"]
+    assert entrypoint[:2] == ["sh", "-c"]
+    metrics_dir = tmp_path / "metrics"
+    subprocess.run(
+        [sys.executable, "-c", WRITER, "1", "0"],
+        env=base_env(tmp_path) | {"NEWSWATCH_METRICS_DIR": str(metrics_dir)},
+        cwd=REPO,
+        check=True,
+        timeout=60,
+    )
+    stale = sorted(p.name for p in metrics_dir.glob("*.db"))
+    assert stale  # a previous run's per-process files
+    (metrics_dir / "operator-notes.txt").write_text("not ours")
+    (metrics_dir / "archive.db").write_text("not prometheus_client's either")
+    env = base_env(tmp_path) | {
+        "NEWSWATCH_METRICS_DIR": str(metrics_dir),
+        "PATH": f"{Path(NEWSWATCH).parent}:{os.environ.get('PATH', '')}",
+    }
+    proc = subprocess.run(
+        entrypoint, env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"removed {len(stale)} metric files" in proc.stdout
+    assert sorted(p.name for p in metrics_dir.iterdir()) == ["archive.db", "operator-notes.txt"]
+    assert (tmp_path / "data" / "newswatch.db").stat().st_size > 0  # the schema came first
+
+
+def test_metrics_reset_without_a_folder_is_an_error(tmp_path: Path) -> None:
+    proc = run_cli(["metrics-reset"], base_env(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert "NEWSWATCH_METRICS_DIR is not set" in proc.stderr
+
+
+def test_a_blank_metrics_dir_is_unset_not_the_current_directory(tmp_path: Path) -> None:
+    """`NEWSWATCH_METRICS_DIR=` used to be the current directory, which `run` emptied."""
+    from workers.settings import Settings
+
+    here = tmp_path / "cwd"
+    here.mkdir()
+    (here / "counter_1.db").write_text("looks like a metric file, and is the user's")
+    env = {"NEWSWATCH_METRICS_DIR": "", "NEWSWATCH_OUTBOX_DIR": " ", "NEWSWATCH_OUTLETS_DIR": ""}
+    settings = Settings(_env_file=None, **{k[10:].lower(): v for k, v in env.items()})
+    assert settings.metrics_dir is None and settings.outbox_dir is None
+    assert settings.outlets_dir.name == "outlets" and (settings.outlets_dir / "tass.toml").exists()
+    proc = subprocess.run(
+        [NEWSWATCH, "metrics-reset"],
+        env=base_env(tmp_path) | env,
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout
+    assert (here / "counter_1.db").exists()

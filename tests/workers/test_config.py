@@ -75,7 +75,12 @@ def test_compose_services_use_cli_commands_the_tests_run() -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"redis", "postgres", "migrate", "worker", "beat", "flower", "mailpit"} <= set(services)
-    assert services["migrate"]["command"] == ["db", "upgrade"]
+    assert services["migrate"]["entrypoint"] == [
+        "sh",
+        "-c",
+        "newswatch db upgrade && newswatch metrics-reset",
+    ]
+    assert compose["x-newswatch"]["env_file"] == [{"path": ".env", "required": False}]
     assert services["worker"]["command"][0] == "worker"
     assert services["beat"]["command"] == ["beat"]
     assert services["flower"]["command"][:1] == ["flower"]
@@ -104,6 +109,7 @@ def test_compose_services_use_cli_commands_the_tests_run() -> None:
         "status",
         "health",
         "metrics-serve",
+        "metrics-reset",
     } <= names
     assert {"db", "outlets", "articles"} <= groups
 
