@@ -174,6 +174,15 @@ def _headline_h1(tree: HtmlElement, site: str, site_norms: set[str]) -> str:
     return ""
 
 
+def _not_a_headline(title: str, h1: str, site: str) -> bool:
+    """Whether a page's <title> is only its site's name, or a stub of under three words and
+    fewer words than its h1."""
+    if not title or (site and T.normalize(title) == site):
+        return True
+    words = len(title.split())
+    return words < 3 and words < len(h1.split())
+
+
 def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -> None:
     tree = page.tree
     site = T.normalize(_meta(tree, "og:site_name", "application-name") or "")
@@ -195,6 +204,10 @@ def read_metadata(page: HtmlPage, url: str | None, outlet: OutletRules | None) -
     h1 = _headline_h1(tree, site, site_norms)
     nh = T.normalize(h1)
     if h1 and len(h1) < 300 and (nh in T.normalize(tt) or nh in T.normalize(og)):
+        page.title = h1
+    elif h1 and len(h1) < 300 and not og and _not_a_headline(tt_main, h1, site):
+        # `<title>Site</title>` or a stub beside a real h1: the h1 is the headline (it would
+        # otherwise be dropped from the body as a repeated title and appear nowhere)
         page.title = h1
     else:
         page.title = og or tt_main or h1 or None

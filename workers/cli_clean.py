@@ -6,13 +6,16 @@ import codecs
 import json
 import sys
 import zlib
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 
-MAX_INPUT_BYTES = 50_000_000  # bounded reads: one page is never this big
-FORMATS = ("json", "jsonl", "text")
+# Bounded reads: one page is never this big. trafilatura itself gives up on anything larger
+# (its MAX_FILE_SIZE), which would come out as an empty body.
+MAX_INPUT_BYTES = 20_000_000
 STDIN = "-"
 # A NUL byte this early is what git and grep take for binary: text and HTML never carry one,
 # except UTF-16/32, which is told apart by its byte order mark (see as_document).
@@ -90,6 +93,8 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
                 )
         elif p.is_file():
             files.append(p)
+        elif p.exists():
+            _fail(f"{p}: not a regular file (a device, FIFO or socket)")
         else:
             _fail(f"no such file or directory: {p}")
     return files
@@ -164,6 +169,21 @@ def render_text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class CleanFormat(StrEnum):
+    json = "json"
+    jsonl = "jsonl"
+    text = "text"
+
+
+def check_url(url: str | None) -> None:
+    """--url becomes the article's canonical URL when the page names none: http(s) only."""
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        _fail(f"--url must be an absolute http(s) URL, not {url!r}")
+
+
 def clean_command(
     paths: Annotated[
         list[Path],
@@ -172,11 +192,12 @@ def clean_command(
     url: Annotated[
         str | None, typer.Option("--url", help="The page's URL (metadata only).")
     ] = None,
-    format: Annotated[str, typer.Option("--format", help="json | jsonl | text")] = "json",
+    format: Annotated[
+        CleanFormat, typer.Option("--format", "-f", help="One JSON object, JSON lines, or text.")
+    ] = CleanFormat.json,
 ) -> None:
     """Clean HTML or extracted text: body, comments, metadata and every removed span as JSON."""
-    if format not in FORMATS:
-        _fail(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    check_url(url)
     files = expand_inputs(paths)
     if not files:
         _fail("no input files")
@@ -186,6 +207,10 @@ def clean_command(
             d = result_dict(path, url)
         except OSError as exc:
             _fail(f"{path}: {exc.strerror or exc}")
+        if not d.get("body"):
+            # Still printed (its metadata and removed spans may be what was asked for), but an
+            # empty body must not pass for a result.
+            typer.echo(f"warning: {path}: no article text found", err=True)
         if format == "text":
             sys.stdout.write(render_text(d) + ("\n\n" if several else "\n"))
         elif format == "jsonl" or several:

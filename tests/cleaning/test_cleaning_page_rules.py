@@ -103,6 +103,39 @@ def test_headline_wins_over_the_site_name_in_an_h1(site: str, title: str, og: st
 
 
 @pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        # a stub or the site's bare name as <title>: the article's h1 is the headline
+        ("<title>T</title>", "Headline here"),
+        (
+            "<title>Riverside Blog</title><meta property='og:site_name' content='Riverside Blog'>",
+            "Headline here",
+        ),
+        ("", "Headline here"),
+        # a real headline in <title> stays the title, whatever the h1 says
+        (
+            "<title>Water law debated for hours in parliament</title>",
+            "Water law debated for hours in parliament",
+        ),
+        (
+            "<meta property='og:title' content='Water law debated'><title>T</title>",
+            "Water law debated",
+        ),
+    ],
+)
+def test_an_h1_beside_a_title_that_is_no_headline_is_the_title(head: str, expected: str):
+    html = (
+        f"<!DOCTYPE html><html lang='en'><head>{head}</head><body><article>"
+        f"<h1>Headline here</h1>{PARAS}</article></body></html>"
+    )
+    got = clean(html)
+    assert got.title == expected
+    # the h1 never stays in the body; when it is not the title it is kept among the removed
+    assert "Headline here" not in got.body
+    assert ("repeated_title", "Headline here") in [(r.rule, r.text) for r in got.removed]
+
+
+@pytest.mark.parametrize(
     "line",
     [
         "If you like our work, please support us. Every contribution helps keep the site independent.",

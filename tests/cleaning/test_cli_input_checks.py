@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -113,3 +114,47 @@ def test_utf16_text_is_text_not_binary(tmp_path: Path) -> None:
     d = json.loads(p.stdout)
     assert d["title"] == "Harbour ferry service to resume next month"
     assert d["authors"] == ["Sam Keller"]
+
+
+def test_a_device_or_fifo_is_not_a_missing_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in ("/dev/null", str(fifo)):
+        proc = clean(target)
+        assert proc.returncode == 2
+        assert (
+            proc.stderr.decode().strip()
+            == f"error: {target}: not a regular file (a device, FIFO or socket)"
+        )
+
+
+def test_an_empty_body_is_printed_with_a_warning(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.html"
+    empty.write_bytes(b"")
+    proc = clean(str(empty))
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["body"] == ""
+    assert proc.stderr.decode().strip() == f"warning: {empty}: no article text found"
+    # a real page says nothing
+    assert clean(str(FIXTURES / "de_blog.txt")).stderr == b""
+
+
+def test_a_page_past_the_extractors_limit_is_refused(tmp_path: Path) -> None:
+    """trafilatura gives up on pages over 20 MB: such a page used to come out as an empty body."""
+    big = tmp_path / "big.html"
+    paragraph = b"<p>" + b"The council met again to discuss the budget. " * 20 + b"</p>\n"
+    big.write_bytes(b"<html><body><article>" + paragraph * (20_000_001 // len(paragraph) + 1))
+    proc = clean(str(big))
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == f"error: {big}: larger than 20000000 bytes"
+
+
+def test_url_must_be_http_and_format_has_a_short_form() -> None:
+    page = str(FIXTURES / "de_blog.txt")
+    for bad in ("notaurl", "javascript:alert(1)", "ftp://example.org/x", "http://"):
+        proc = clean(page, "--url", bad)
+        assert proc.returncode == 2, bad
+        assert proc.stderr.decode().startswith("error: --url must be an absolute http(s) URL")
+    proc = clean(page, "-f", "text", "--url", "https://example.org/radwege")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().startswith(f"# {TITLE}")
