@@ -60,6 +60,18 @@ def create_all(engine: Engine) -> None:
     import storage.models  # noqa: F401  (registers the tables)
 
     SQLModel.metadata.create_all(engine)
+    # The tables now have the models' newest shape: say so in alembic's own table, or a later
+    # `newswatch db upgrade` would try to create them again and `health db` would call the
+    # schema unmigrated. A database alembic already manages is left as it is.
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import ALEMBIC_DIR
+
+    with engine.begin() as conn:
+        context = MigrationContext.configure(conn)
+        if context.get_current_revision() is None:
+            context.stamp(ScriptDirectory(str(ALEMBIC_DIR)), "head")
 
 
 @contextmanager

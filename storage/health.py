@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.db import session_scope
+from storage.migrate import ALEMBIC_DIR
 from storage.models import Heartbeat
 
 
@@ -32,10 +36,34 @@ def last_heartbeat(engine: Engine, *, name: str) -> datetime | None:
         return row.at if row else None
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist yet (connecting would create it empty)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return None if Path(path).exists() else Path(path)
+
+
 def database_ok(engine: Engine) -> tuple[bool, str]:
+    """Whether the database answers and its schema is at the newest migration; a probe, so it
+    never raises, and never creates a SQLite file that is not there."""
+    missing = missing_sqlite_file(engine.url.render_as_string(hide_password=True))
+    if missing is not None:
+        return False, f"no database file at {missing}; `newswatch db upgrade` creates it"
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return True, "ok"
+            current = MigrationContext.configure(conn).get_current_revision()
     except Exception as exc:  # report, never raise: this is a probe
         return False, type(exc).__name__
+    heads = set(ScriptDirectory(str(ALEMBIC_DIR)).get_heads())
+    if current is None:
+        return False, "the schema was never migrated; run `newswatch db upgrade`"
+    if current not in heads:
+        return False, (
+            f"the schema is at migration {current}, not the newest ({', '.join(sorted(heads))}); "
+            "run `newswatch db upgrade`"
+        )
+    return True, "ok"

@@ -112,7 +112,10 @@ def test_beat_db_and_redis_probes(ops_stack: Stack, tmp_path: Path) -> None:
     (tmp_path / "no").write_text("a file where a directory should be")
     bad_engine = create_engine(f"sqlite:///{tmp_path}/no/x.db")
     probe = health_probes.check_db(bad_engine)
-    assert not probe.ok and "OperationalError" in probe.message
+    assert not probe.ok and "no database file" in probe.message
+    (tmp_path / "garbage.db").write_bytes(b"not a database " * 100)
+    probe = health_probes.check_db(create_engine(f"sqlite:///{tmp_path}/garbage.db"))
+    assert not probe.ok and "DatabaseError" in probe.message
 
     assert health_probes.check_redis(settings_for(ops_stack)).ok
     dead = settings_for(ops_stack, broker_url=f"redis://:pw-dead@127.0.0.1:{free_port()}/0")
