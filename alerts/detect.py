@@ -658,7 +658,7 @@ class Detector:
             st["fired_at"] = t
             st["cusum"] = 0.0
             self._exclude(st, best.window)
-            return self._note("fired", t, best, base, cusum_hit and not sig)
+            return self._note("fired", t, best, base, cusum_hit and not sig, st["t0"])
         # firing
         st["cusum"] = 0.0
         elevated = self._elevated(tests)
@@ -672,7 +672,7 @@ class Detector:
             if rate >= cfg.escalation_factor * st["peak"]:
                 st["escalations"] += 1
                 st["peak"] = rate
-                return self._note("escalated", t, _best(sig), base, False)
+                return self._note("escalated", t, _best(sig), base, False, st["t0"])
         if st["quiet_run"] >= cfg.quiet_intervals:
             st["phase"] = "cooldown"
             st["cool_left"] = cfg.cooldown_intervals
@@ -713,9 +713,21 @@ class Detector:
                 st["excluded"] += 1
 
     def _note(
-        self, kind: str, t: int, best: _Test, base: dict[str, Any], by_cusum: bool
+        self,
+        kind: str,
+        t: int,
+        best: _Test,
+        base: dict[str, Any],
+        by_cusum: bool,
+        t0: int | None = None,
     ) -> dict[str, Any]:
         cfg = self.config
+        # The days the baseline window actually spanned: fewer than configured while the
+        # history (from t0, the oldest interval kept) is still shorter than the window.
+        hi = (base["day"] - cfg.exclude_recent_days) * 86400
+        lo = hi - cfg.baseline_days * 86400
+        spanned = hi - max(lo, t0 if t0 is not None else lo)
+        baseline_days = max(0, min(cfg.baseline_days, -(-spanned // 86400)))
         ratio = best.observed / best.expected if best.expected > 0 else None
         return {
             "time": _iso(t),
@@ -730,7 +742,7 @@ class Detector:
             "outlets": best.outlets,
             "burst_start": _iso(t - (best.window - 1) * cfg.interval_seconds),
             "baseline_share": round(base["odds"] / (1.0 + base["odds"]), 6),
-            "baseline_days": cfg.baseline_days,
+            "baseline_days": baseline_days,
             "dispersion": round(best.dispersion, 4),
             "rule": "cusum" if by_cusum else best.rule,
         }

@@ -238,7 +238,12 @@ def parse_watch(data: Any, *, where: str = "watch") -> WatchSpec:
     elif not isinstance(muted, datetime) or muted.tzinfo is None:
         raise WatchError(f"{where}: key 'muted_until' must be a datetime with a UTC offset")
     else:
-        muted = muted.astimezone(UTC)
+        try:
+            muted = muted.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past the last UTC datetime
+            raise WatchError(
+                f"{where}: key 'muted_until' is out of range once converted to UTC"
+            ) from None
     return WatchSpec(
         id=wid,
         terms=terms,
@@ -315,19 +320,32 @@ def parse_watches(text: str, *, source: str = "watches") -> list[WatchSpec]:
 
 
 def load_watches(path: Path) -> list[WatchSpec]:
-    """Load and validate the watches file; a missing file means no watches."""
+    """Load and validate the watches file; a missing file means no watches.
+
+    Errors name the file as given (not only its base name: two folders may each hold a
+    watches.toml), and a file that cannot be read is a WatchError, never an OSError.
+    """
     path = Path(path)
-    if not path.exists():
-        return []
-    if not path.is_file():
-        raise WatchError(f"{path.name}: not a file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise WatchError(f"{path.name}: larger than {MAX_FILE_BYTES} bytes")
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.exists():
+            return []
+        if not path.is_file():
+            raise WatchError(f"{path}: not a file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise WatchError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+        # Read at most one byte past the cap: a file that reports size 0 (/proc) may still
+        # stream without end.
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise WatchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise WatchError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise WatchError(f"{path.name}: not UTF-8") from None
-    return parse_watches(text, source=path.name)
+        raise WatchError(f"{path}: not UTF-8") from None
+    return parse_watches(text, source=str(path))
 
 
 def dump_watches(watches: list[WatchSpec]) -> str:
@@ -340,12 +358,13 @@ def save_watches(path: Path, watches: list[WatchSpec]) -> None:
     The file keeps its permissions, and a symlink keeps pointing at the file it names (the
     target is what gets replaced). Comments are not kept: the file is rewritten from the specs.
     """
+    given = path
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     text = dump_watches(watches)
-    parse_watches(text, source=path.name)  # never write what we could not read back
+    parse_watches(text, source=str(given))  # never write what we could not read back
     fd, tmp = tempfile.mkstemp(prefix=".watches-", suffix=".toml", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -374,36 +393,57 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """Lock the file for an edit; an OSError of the lock or the write is a one-line WatchError."""
+    try:
+        with _locked(path):
+            yield
+    except OSError as exc:
+        raise _write_error(Path(path), exc) from None
+
+
+def _write_error(path: Path, exc: OSError) -> WatchError:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        # mkdir of the folder met a file on the way (`--file notes.txt/watches.toml`).
+        for parent in path.parents:
+            if parent.exists() or parent.is_symlink():
+                if not parent.is_dir():
+                    return WatchError(f"cannot write {path}: {parent} is not a folder")
+                break
+    return WatchError(f"cannot write {path}: {exc.strerror or exc}")
+
+
 def add_watch(path: Path, spec: WatchSpec) -> list[WatchSpec]:
-    with _locked(path):
+    with _editing(path):
         watches = load_watches(path)
         if any(w.id == spec.id for w in watches):
-            raise WatchError(f"{Path(path).name}: key 'id': watch '{spec.id}' already exists")
+            raise WatchError(f"{path}: key 'id': watch '{spec.id}' already exists")
         watches.append(spec)
         save_watches(path, watches)
         return watches
 
 
 def remove_watch(path: Path, watch_id: str) -> list[WatchSpec]:
-    with _locked(path):
+    with _editing(path):
         watches = load_watches(path)
         kept = [w for w in watches if w.id != watch_id]
         if len(kept) == len(watches):
-            raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
+            raise WatchError(f"{path}: no watch with id '{watch_id}'")
         save_watches(path, kept)
         return kept
 
 
 def mute_watch(path: Path, watch_id: str, until: datetime | None) -> WatchSpec:
     """Mute until a moment (None unmutes)."""
-    with _locked(path):
+    with _editing(path):
         watches = load_watches(path)
         for i, w in enumerate(watches):
             if w.id == watch_id:
                 watches[i] = replace(w, muted_until=until.astimezone(UTC) if until else None)
                 save_watches(path, watches)
                 return watches[i]
-        raise WatchError(f"{Path(path).name}: no watch with id '{watch_id}'")
+        raise WatchError(f"{path}: no watch with id '{watch_id}'")
 
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -39,6 +39,20 @@ def register(
     def watches_file(path: Path | None) -> Path:
         return path or get_settings().effective_watches_file
 
+    def existing_watches_file(path: Path | None) -> Path:
+        """The file to read: a --file that does not exist is a typo, not an empty file.
+
+        Without --file, a missing default file still means no watches yet.
+        """
+        if path is not None:
+            try:
+                path.stat()
+            except (FileNotFoundError, NotADirectoryError):
+                _fail(f"no such file: {path}")
+            except OSError:
+                pass  # load_watches names the reason (e.g. permission denied)
+        return watches_file(path)
+
     @watches_app.command("add")
     def watches_add(
         watch_id: Annotated[str, typer.Argument(help="Watch id, e.g. sarmat.")],
@@ -109,7 +123,7 @@ def register(
         from alerts.watches import WatchError, load_watches, unreachable
 
         try:
-            specs = load_watches(watches_file(file))
+            specs = load_watches(existing_watches_file(file))
         except WatchError as exc:
             _fail(str(exc))
             return
@@ -141,7 +155,7 @@ def register(
         from alerts.watches import WatchError, remove_watch
 
         try:
-            remove_watch(watches_file(file), watch_id)
+            remove_watch(existing_watches_file(file), watch_id)
         except WatchError as exc:
             _fail(str(exc))
         typer.echo(f"removed watch {watch_id}")
@@ -149,16 +163,20 @@ def register(
     @watches_app.command("mute")
     def watches_mute(
         watch_id: str,
-        for_: Annotated[str, typer.Option("--for", help="How long: 30m, 6h, 3d, 1w.")] = "1d",
+        for_: Annotated[
+            str | None, typer.Option("--for", help="How long: 30m, 6h, 3d, 1w (default 1d).")
+        ] = None,
         off: Annotated[bool, typer.Option("--off", help="Unmute.")] = False,
         file: FileOpt = None,
     ) -> None:
         """Mute a watch's emails for a while (alerts are still recorded)."""
         from alerts.watches import WatchError, mute_watch, parse_duration
 
+        if off and for_ is not None:
+            _fail("--for cannot be combined with --off (unmuting takes no duration)")
         try:
-            until = None if off else datetime.now(UTC) + parse_duration(for_)
-            mute_watch(watches_file(file), watch_id, until)
+            until = None if off else datetime.now(UTC) + parse_duration(for_ or "1d")
+            mute_watch(existing_watches_file(file), watch_id, until)
         except (WatchError, ValueError) as exc:
             _fail(str(exc))
             return
@@ -178,8 +196,12 @@ def register(
         ] = None,
         sensitivity: Annotated[float, typer.Option(help="Watch sensitivity.")] = 1.0,
     ) -> None:
-        """Replay a mention series; one JSON line per notification the live system would send."""
-        from alerts.backtest import BacktestError, read_series, run_backtest
+        """Replay a mention series; one JSON line per notification the live system would send.
+
+        A file with no data rows is an error (exit 2). A series too short for the detector to
+        fire prints nothing, with a note on stderr saying why (exit 0).
+        """
+        from alerts.backtest import BacktestError, History, read_series, run_backtest
 
         try:
             if str(csv_path) == "-":
@@ -205,10 +227,20 @@ def register(
             _fail("--interval must be at least 60 seconds")
         try:
             series = read_series(text)
-            for note in run_backtest(series, interval_seconds=interval, sensitivity=sensitivity):
+            history = History()
+            sent = 0
+            for note in run_backtest(
+                series, interval_seconds=interval, sensitivity=sensitivity, history=history
+            ):
                 typer.echo(json.dumps(note, ensure_ascii=False))
+                sent += 1
         except BacktestError as exc:
             _fail(f"{csv_path}: {exc}")
+            return
+        why = None if sent else history.why_silent()
+        if why:
+            # stdout stays empty: a program reading the JSON lines sees "no notifications".
+            typer.echo(f"note: {csv_path}: {why}", err=True)
 
     @alerts_app.command("list")
     def alerts_list(

@@ -125,3 +125,61 @@ def test_watches_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0
     r = runner.invoke(app, ["watches", "list"])
     assert "no watches" in r.output
+
+
+def _one_error(result) -> str:
+    """The single `error: ` line of a refused command (exit 2, no traceback)."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_watches_list_of_a_muted_until_past_the_utc_range(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(
+        '[[watch]]\nid = "a"\nterms = ["x"]\nmuted_until = "9999-12-31T23:59:59-05:00"\n',
+        encoding="utf-8",
+    )
+    r = runner.invoke(_app(tmp_path), ["watches", "list", "--file", str(path)])
+    line = _one_error(r)
+    assert f"{path}: watch #1 'a': key 'muted_until'" in line
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_watches_list_of_a_file_that_fails_to_read(tmp_path: Path) -> None:
+    r = runner.invoke(_app(tmp_path), ["watches", "list", "--file", "/proc/self/mem"])
+    assert _one_error(r) == "error: cannot read /proc/self/mem: Input/output error"
+
+
+def test_watches_add_under_a_file_instead_of_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "regular").write_text("x\n")
+    target = tmp_path / "regular" / "w.toml"
+    r = runner.invoke(_app(tmp_path), ["watches", "add", "q", "-t", "x", "--file", str(target)])
+    assert _one_error(r) == f"error: cannot write {target}: {tmp_path / 'regular'} is not a folder"
+
+
+def test_an_explicit_watches_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    typo = tmp_path / "typo.toml"
+    for args in (["list"], ["remove", "a"], ["mute", "a", "--for", "1h"]):
+        r = runner.invoke(app, ["watches", *args, "--file", str(typo)])
+        assert _one_error(r) == f"error: no such file: {typo}"
+    assert not typo.exists()
+    # Without --file, a missing default file still means no watches yet.
+    r = runner.invoke(app, ["watches", "list"])
+    assert r.exit_code == 0 and r.stdout.strip() == "no watches"
+
+
+def test_watches_mute_off_refuses_a_duration(tmp_path: Path) -> None:
+    app = _app(tmp_path)
+    assert runner.invoke(app, ["watches", "add", "q", "-t", "x"]).exit_code == 0
+    assert runner.invoke(app, ["watches", "mute", "q", "--for", "3d"]).exit_code == 0
+    for bad in ("3x", "1d"):
+        r = runner.invoke(app, ["watches", "mute", "q", "--off", "--for", bad])
+        assert "--for cannot be combined with --off" in _one_error(r)
+    # Nothing was changed by the refused command; --off alone unmutes.
+    r = runner.invoke(app, ["watches", "list", "--format", "json"])
+    assert json.loads(r.stdout)["muted_until"]
+    r = runner.invoke(app, ["watches", "mute", "q", "--off"])
+    assert r.exit_code == 0 and r.stdout.strip() == "unmuted q"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import shutil
 import stat
 from datetime import UTC, datetime, timedelta
@@ -171,3 +172,44 @@ def test_unreadable_watches_files_are_clear_errors(tmp_path: Path) -> None:
     bad.write_bytes(b'[[watch]]\nid = "a"\nterms = ["\xff"]\n')
     with pytest.raises(WatchError, match="not UTF-8"):
         load_watches(bad)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"9999-12-31T23:59:59-05:00"',  # as a string
+        "9999-12-31T23:59:59-05:00",  # as a TOML datetime
+        '"0001-01-01T00:00:00+05:00"',  # before the first UTC datetime
+    ],
+)
+def test_a_muted_until_past_the_utc_range_is_an_error_naming_the_key(value: str) -> None:
+    with pytest.raises(WatchError, match="key 'muted_until'"):
+        parse_watches(f'[[watch]]\nid = "a"\nterms = ["x"]\nmuted_until = {value}\n')
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_a_file_that_fails_to_read_is_a_watch_error() -> None:
+    # /proc/self/mem opens but its first read fails with EIO.
+    with pytest.raises(WatchError, match=r"^cannot read /proc/self/mem: Input/output error$"):
+        load_watches(Path("/proc/self/mem"))
+
+
+def test_an_edit_under_a_file_instead_of_a_folder_is_a_watch_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a folder\n")
+    for path in (tmp_path / "notes.txt" / "w.toml", tmp_path / "notes.txt" / "sub" / "w.toml"):
+        with pytest.raises(WatchError, match="notes.txt is not a folder"):
+            add_watch(path, parse_watch({"id": "a", "terms": ["x"]}))
+
+
+def test_errors_name_the_file_as_given_not_only_its_base_name(tmp_path: Path) -> None:
+    # Two folders may each hold a watches.toml: the message must say which one.
+    path = tmp_path / "team-a" / "watches.toml"
+    path.parent.mkdir()
+    path.write_text('[[watch]]\nid = "a"\n', encoding="utf-8")
+    with pytest.raises(WatchError) as err:
+        load_watches(path)
+    assert str(err.value).startswith(f"{path}: watch #1 'a': key 'terms'")
+    with pytest.raises(
+        WatchError, match=f"^{re.escape(str(path.parent / 'other.toml'))}: no watch"
+    ):
+        remove_watch(path.parent / "other.toml", "a")
