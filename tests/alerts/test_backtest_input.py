@@ -6,31 +6,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from alerts.detect import DetectorConfig
 from alerts.render import render_alert
-from workers.cli_alerts import register
+from tests.alerts.test_alert_cli import _app
 
 runner = CliRunner()
 HEADER = "time,mentions,articles\n"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def _app(tmp_path: Path) -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """root"""
-
-    settings = SimpleNamespace(effective_watches_file=tmp_path / "watches.toml")
-    register(app, get_settings=lambda: settings, get_engine=lambda: None)
-    return app
 
 
 def _backtest(tmp_path: Path, body: str):
