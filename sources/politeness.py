@@ -25,7 +25,7 @@ class SlotUnavailable(Exception):
         self.retry_after = retry_after
 
 
-def _spaced_out(host: str, wait: float, timeout: float) -> SlotUnavailable:
+def spaced_out(host: str, wait: float, timeout: float) -> SlotUnavailable:
     return SlotUnavailable(
         f"{host}: next request allowed in {wait:.1f}s, past the {timeout:.1f}s this request "
         "could wait",
@@ -33,7 +33,7 @@ def _spaced_out(host: str, wait: float, timeout: float) -> SlotUnavailable:
     )
 
 
-def _all_busy(host: str, concurrency: int, timeout: float) -> SlotUnavailable:
+def all_busy(host: str, concurrency: int, timeout: float) -> SlotUnavailable:
     return SlotUnavailable(
         f"{host}: all {concurrency} request slots stayed busy for the {timeout:.1f}s this "
         "request could wait"
@@ -59,7 +59,7 @@ class _HostState:
 
 
 class LocalHostLimiter:
-    """In-process limiter (threads of one worker): the embedded default and tests."""
+    """In-process limiter (threads of one process): tests and benchmarks."""
 
     def __init__(self, *, concurrency: int = 2, spacing: float = 1.0) -> None:
         if concurrency < 1:
@@ -86,9 +86,9 @@ class LocalHostLimiter:
                     # The spacing gives the earliest start there can be: if that is already past
                     # the caller's limit, sleeping towards it would only waste the caller's time.
                     if state.next_start >= give_up:
-                        raise _spaced_out(host, state.next_start - now, timeout)
+                        raise spaced_out(host, state.next_start - now, timeout)
                     if now >= give_up:
-                        raise _all_busy(host, self.concurrency, timeout)
+                        raise all_busy(host, self.concurrency, timeout)
                 wait = None if state.active >= self.concurrency else state.next_start - now
                 if give_up is not None:
                     wait = give_up - now if wait is None else min(wait, give_up - now)
@@ -184,9 +184,9 @@ class RedisHostLimiter:
                 # As in LocalHostLimiter: a spacing wait is exact, so one past the limit fails
                 # now; a busy host is waited on only until the limit.
                 if code == _SPACED and now + wait >= give_up:
-                    raise _spaced_out(host, wait, timeout)
+                    raise spaced_out(host, wait, timeout)
                 if now >= give_up:
-                    raise _all_busy(host, self.concurrency, timeout)
+                    raise all_busy(host, self.concurrency, timeout)
                 wait = min(wait, give_up - now)
             # Sleep what the server says, but re-check often enough to grab a freed slot quickly.
             time.sleep(max(0.0, min(wait, self._poll)))

@@ -56,7 +56,8 @@ def get_http_client(settings: Settings | None = None) -> Any:
 
     def build() -> Any:
         from sources.http import HttpClient
-        from sources.politeness import LocalHostLimiter, RedisHostLimiter
+        from sources.politeness import RedisHostLimiter
+        from sources.politeness_files import FileHostLimiter
 
         rc = redis_client(settings)
         limiter: Any
@@ -65,8 +66,12 @@ def get_http_client(settings: Settings | None = None) -> Any:
                 rc, concurrency=settings.per_host_concurrency, spacing=settings.per_host_spacing
             )
         else:
-            limiter = LocalHostLimiter(
-                concurrency=settings.per_host_concurrency, spacing=settings.per_host_spacing
+            # No Redis: the worker's pool processes share the limits through files in the
+            # data folder (per-process limiters would multiply them).
+            limiter = FileHostLimiter(
+                settings.data_dir / "politeness",
+                concurrency=settings.per_host_concurrency,
+                spacing=settings.per_host_spacing,
             )
         return HttpClient(
             user_agent=settings.user_agent,
