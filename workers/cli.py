@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from workers.cli_types import FormatOpt, TableOrJson
+from workers.cli_types import ArticleStatus, FormatOpt, TableOrJson
 
 if TYPE_CHECKING:
     from storage.models import Article
@@ -56,13 +56,30 @@ def _http_client() -> Any:
     return runtime.get_http_client()
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _error(message: str) -> None:
     from rich.markup import escape
 
     # Not wrapped at the terminal's width, so that an error stays one line for scripts; escaped,
     # so that a value the user typed ("[x]") is shown as typed rather than read as Rich markup.
     err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    _error(message)
     raise typer.Exit(code)
+
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _log_level(option: str | None, settings: Settings) -> str:
+    """--loglevel, or NEWSWATCH_LOG_LEVEL without it, as a level name; exit 2 on anything else."""
+    value = option if option is not None else settings.log_level
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        source = "--loglevel" if option is not None else "NEWSWATCH_LOG_LEVEL"
+        _fail(f"{source}: {value!r} is not a log level; one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 # ---------------------------------------------------------------- service processes
@@ -101,14 +118,14 @@ def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: 
 
 @app.command()
 def run(
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     loglevel: Annotated[
         str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
     ] = None,
 ) -> None:
     """The service: migrate, then a worker with embedded beat in one process."""
     settings = get_settings()
-    loglevel = loglevel or settings.log_level
+    loglevel = _log_level(loglevel, settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     from storage.migrate import upgrade
 
@@ -122,7 +139,12 @@ def run(
         if settings.embedded_broker
         else "configured broker"
     )
-    err.print(f"newswatch: starting worker + beat on the {where}; data in {settings.data_dir}")
+    err.print(
+        f"newswatch: starting worker + beat on the {where}; data in {settings.data_dir}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
     celery_app.worker_main(
         _worker_argv(
             beat=True, queues="feeds,articles,alerts", concurrency=concurrency, loglevel=loglevel
@@ -133,7 +155,7 @@ def run(
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option("-Q", "--queues")] = "feeds,articles,alerts",
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     loglevel: Annotated[
         str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
     ] = None,
@@ -143,7 +165,7 @@ def worker(
     from workers.logs import setup_logging
 
     settings = get_settings()
-    loglevel = loglevel or settings.log_level
+    loglevel = _log_level(loglevel, settings)
     setup_logging(json_logs=settings.log_json, level=loglevel)
     celery_app.worker_main(
         _worker_argv(beat=False, queues=queues, concurrency=concurrency, loglevel=loglevel)
@@ -161,7 +183,7 @@ def beat(
     from workers.logs import setup_logging
 
     settings = get_settings()
-    loglevel = loglevel or settings.log_level
+    loglevel = _log_level(loglevel, settings)
     setup_logging(json_logs=settings.log_json, level=loglevel)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", "--loglevel", loglevel, "--scheduler", MEMORY_SCHEDULER])
@@ -187,6 +209,38 @@ def poll(
         typer.echo(json.dumps(summary))
     else:
         _print_kv("poll --once", summary)
+    polled, failed = summary["feeds_polled"], summary["feed_errors"]
+    if polled and failed >= polled:
+        # Outlets are often down, so some failures are normal (exit 0); none polled is "nothing
+        # due". Every feed failing is the network, the proxy or the SSRF guard: cron must see it.
+        example = _latest_feed_error()
+        which = "the only feed polled" if polled == 1 else f"all {polled} feeds polled"
+        _fail(
+            f"{which} failed{'; e.g. ' + example if example else ''}"
+            " (newswatch feeds status shows each)",
+            code=1,
+        )
+
+
+def _latest_feed_error() -> str:
+    """`outlet: reason` of the feed that failed last (this run's, when every feed failed)."""
+    from sqlmodel import Session, col, select
+
+    from storage.models import Feed
+
+    try:
+        with Session(_engine()) as session:
+            feed = session.exec(
+                select(Feed)
+                .where(col(Feed.last_error).is_not(None))
+                .order_by(col(Feed.last_error_at).desc(), col(Feed.id))
+                .limit(1)
+            ).first()
+    except Exception:  # only an example for the message: the failure itself is reported anyway
+        return ""
+    if feed is None:
+        return ""
+    return f"{feed.outlet_id}: {' '.join((feed.last_error or '').split())[:200]}"
 
 
 def _print_kv(title: str, data: dict[str, Any]) -> None:
@@ -227,6 +281,8 @@ def outlets_list(format: FormatOpt = TableOrJson.table) -> None:
 def outlets_check() -> None:
     """Validate every outlet file; exit 2 naming the file and key on the first error."""
     outlets = _load_outlets_or_fail()
+    if not outlets:
+        _fail(f"no outlet files (*.toml) in {get_settings().outlets_dir}")
     console.print(
         f"[green]ok[/green]: {len(outlets)} outlets, {sum(len(o.feeds) for o in outlets)} feeds"
     )
@@ -240,7 +296,10 @@ def _load_outlets_or_fail() -> list[Any]:
     try:
         return load_outlets(Path(get_settings().outlets_dir))
     except OutletError as exc:
-        _fail(str(exc))
+        # One `error:` line per problem (a message may name several files).
+        for problem in exc.problems[:-1]:
+            _error(problem)
+        _fail(exc.problems[-1] if exc.problems else str(exc))
         raise
 
 
@@ -270,9 +329,9 @@ def _article_row(a: Article) -> dict[str, Any]:
 
 @articles_app.command("list")
 def articles_list(
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
     outlet: str | None = None,
-    status: str | None = None,
+    status: Annotated[ArticleStatus | None, typer.Option(help="pending | stored | failed")] = None,
     all: Annotated[bool, typer.Option("--all", help="Include copies of other articles.")] = False,
     format: FormatOpt = TableOrJson.table,
 ) -> None:
@@ -286,7 +345,7 @@ def articles_list(
         if outlet:
             q = q.where(Article.outlet_id == outlet)
         if status:
-            q = q.where(Article.status == status)
+            q = q.where(Article.status == status.value)
         if not all:
             q = q.where(Article.copy_of_id.is_(None))  # type: ignore[union-attr]
         rows = session.exec(q).all()
@@ -319,7 +378,7 @@ def articles_search(
     words: Annotated[
         list[str], typer.Argument(help="Words that must all appear in title or body.")
     ],
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
     format: FormatOpt = TableOrJson.table,
 ) -> None:
     """Articles whose title or body contains every word (case-insensitive)."""
@@ -383,7 +442,12 @@ def articles_show(
     if format == "json":
         typer.echo(json.dumps(data, ensure_ascii=False, default=str))
         return
-    console.rule(f"[bold]{data['title'] or '(untitled)'}")
+    from rich.markup import escape
+
+    # Web text is escaped (a "[/]" in a title is not Rich markup), and lines are not wrapped
+    # when stdout is a pipe or a file: a URL broken across lines cannot be copied or grepped.
+    wrap = not console.is_terminal
+    console.rule(f"[bold]{escape(data['title'] or '(untitled)')}")
     for key in (
         "id",
         "outlet",
@@ -396,20 +460,26 @@ def articles_show(
         "story",
         "version",
     ):
-        console.print(f"[dim]{key}:[/dim] {data[key]}")
-    console.print(f"[dim]relations:[/dim] {json.dumps(relations, default=str)}")
+        console.print(
+            f"[dim]{key}:[/dim] {escape(str(data[key]))}", soft_wrap=True, highlight=False
+        )
+    console.print(
+        f"[dim]relations:[/dim] {escape(json.dumps(relations, default=str))}",
+        soft_wrap=True,
+        highlight=False,
+    )
     console.print()
-    console.print(article.body or "", markup=False, highlight=False)
+    console.print(article.body or "", markup=False, highlight=False, soft_wrap=wrap)
     if comments:
         console.rule(f"{len(comments)} comments")
         for c in comments:
-            console.print(f"[bold]{c.author or '(no author)'}[/bold]: ", end="")
-            console.print(c.text, markup=False, highlight=False)
+            console.print(f"[bold]{escape(c.author or '(no author)')}[/bold]: ", end="")
+            console.print(c.text, markup=False, highlight=False, soft_wrap=wrap)
     if removed:
         console.rule(f"{len(spans)} removed spans")
         for s in spans:
-            console.print(f"[yellow]{s.rule}[/yellow]: ", end="")
-            console.print(s.text, markup=False, highlight=False)
+            console.print(f"[yellow]{escape(s.rule)}[/yellow]: ", end="")
+            console.print(s.text, markup=False, highlight=False, soft_wrap=wrap)
 
 
 @articles_app.command("export")
@@ -440,7 +510,7 @@ def articles_export(
 
     from storage.models import Article
 
-    out = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
+    out = sys.stdout if str(output) == "-" else _open_output(output)
     count = 0
     try:
         writer = csv.DictWriter(out, fieldnames=fields) if format == "csv" else None
@@ -462,6 +532,16 @@ def articles_export(
         if out is not sys.stdout:
             out.close()
     err.print(f"exported {count} articles")
+
+
+def _open_output(path: Path) -> Any:
+    if path.is_dir():
+        _fail(f"--output: {path} is a folder; give a file name")
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        _fail(f"--output: cannot write {path}: {exc.strerror or exc}")
+        raise
 
 
 @app.command()
@@ -547,6 +627,13 @@ def demo(
     format: FormatOpt = TableOrJson.table,
 ) -> None:
     """The whole pipeline against built-in local outlets on 127.0.0.1; no network, no servers."""
+    if keep is not None and keep.exists():
+        if not keep.is_dir():
+            _fail(f"--keep: {keep} is a file; give a new folder")
+        if any(keep.iterdir()):
+            # A second demo in the same folder would serve its outlets on new ports, so every
+            # article would be stored again under a new URL: the data would double.
+            _fail(f"--keep: {keep} is not empty (a previous demo?); give a new folder")
     from workers.demo_run import run_demo
 
     summary = run_demo(keep=keep, progress=format == "table")
@@ -582,6 +669,26 @@ def _register_extensions() -> None:
 _register_extensions()
 
 
+def _settings_problems(exc: Exception) -> list[str] | None:
+    """One line per problem of an invalid NEWSWATCH_* setting, or None for any other error."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError) or exc.title != "Settings":
+        return None
+    lines = []
+    # Neither the input nor its context is shown: a rejected URL may carry a password.
+    for problem in exc.errors(include_url=False, include_context=False, include_input=False):
+        message = " ".join(str(problem["msg"]).split())
+        if problem["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+        if problem["loc"]:
+            var = f"NEWSWATCH_{str(problem['loc'][0]).upper()}"
+            if not message.startswith(var):
+                message = f"{var}: {message}"
+        lines.append(message)
+    return lines
+
+
 def main() -> None:
     try:
         app()
@@ -592,14 +699,24 @@ def main() -> None:
         # may name the server and the user).
         package = type(exc).__module__.split(".")[0]
         if package == "sqlalchemy":
-            err.print(
-                f"[red]error:[/red] cannot use the database ({type(exc).__name__}); is it "
-                "running and migrated? (newswatch db upgrade)"
+            _error(
+                f"cannot use the database ({type(exc).__name__}); is it running and migrated? "
+                "(newswatch db upgrade)"
             )
             raise SystemExit(2) from None
         if package == "alembic":
-            from rich.markup import escape
-
-            err.print(f"[red]error:[/red] migration: {escape(str(exc))}", highlight=False)
+            _error(f"migration: {' '.join(str(exc).split())}")
+            raise SystemExit(2) from None
+        # Settings are read on first use, inside whichever command runs (get_settings() caches
+        # only a success, so every attempt raises again and ends here).
+        problems = _settings_problems(exc) if package.startswith("pydantic") else None
+        if problems is not None:
+            for line in problems or ["invalid NEWSWATCH_* settings"]:
+                _error(line)
+            raise SystemExit(2) from None
+        if isinstance(exc, OSError):
+            # The last resort for a file the user named that cannot be read or written.
+            what = exc.strerror or type(exc).__name__
+            _error(f"{what}: {exc.filename}" if exc.filename else what)
             raise SystemExit(2) from None
         raise

@@ -121,8 +121,10 @@ def register(
         with session_scope(get_engine()) as session:
             ok = feed_repo.enable_feed(session, feed_id=feed_id, now=datetime.now(UTC))
         if not ok:
-            typer.echo(f"no feed with id {feed_id}", err=True)
-            raise typer.Exit(1)
+            typer.echo(
+                f"error: no feed with id {feed_id} (newswatch feeds status lists them)", err=True
+            )
+            raise typer.Exit(2)
         typer.echo(f"feed {feed_id} enabled")
 
     outlets_app = _find_group(app, "outlets")
@@ -157,9 +159,14 @@ def register(
                 country=country,
                 overwrite=overwrite,
             )
-        except (DiscoveryError, OutletError, FileExistsError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+        except OutletError as exc:
+            for problem in exc.problems or [str(exc)]:
+                typer.echo(f"error: {' '.join(problem.split())}", err=True)
+            raise typer.Exit(2) from None
+        except (DiscoveryError, OSError) as exc:
+            # OSError: the file exists (without --overwrite), or --dir cannot be written.
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(str(path))
 
 

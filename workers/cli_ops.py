@@ -20,8 +20,17 @@ HEALTH_CHECKS = ("worker", "beat", "db", "redis")
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    from rich.markup import escape
+
+    # One line whatever the width (Rich wraps at 80 columns when stderr is not a terminal).
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
+
+
+def _warn(message: str) -> None:
+    from rich.markup import escape
+
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True, highlight=False)
 
 
 def validate_basic_auth(value: str) -> list[str]:
@@ -99,7 +108,7 @@ def register(
             _fail(f"NEWSWATCH_FLOWER_BASIC_AUTH: {exc} (expected user:password)")
             return
         if insecure_no_auth and "FLOWER_BASIC_AUTH" not in env:
-            err.print("[yellow]warning:[/yellow] Flower runs WITHOUT authentication")
+            _warn("Flower runs WITHOUT authentication")
         os.environ.clear()
         os.environ.update(env)
         from workers.celery_app import app as celery_app
@@ -133,13 +142,18 @@ def register(
         from workers import metrics, runtime
 
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            err.print(
-                "[yellow]warning:[/yellow] NEWSWATCH_METRICS_DIR is not set: worker counters and "
-                "latency histograms are not visible here, only queue depths and quality"
+            _warn(
+                "NEWSWATCH_METRICS_DIR is not set: worker counters and latency histograms are "
+                "not visible here, only queue depths and quality"
             )
         registry = metrics.build_registry(engine=get_engine(), depths=_depths(settings, runtime))
         metrics.serve(registry, port=port, address=address)
-        err.print(f"serving Prometheus metrics on http://{address}:{port}/metrics")
+        err.print(
+            f"serving Prometheus metrics on http://{address}:{port}/metrics",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
         try:
             while True:
                 time.sleep(3600)

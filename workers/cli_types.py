@@ -16,3 +16,11 @@ class TableOrJson(StrEnum):
 
 
 FormatOpt = Annotated[TableOrJson, typer.Option("--format", "-f", help="table | json")]
+
+
+class ArticleStatus(StrEnum):
+    """The states of an article row (storage.models.Article.status)."""
+
+    pending = "pending"
+    stored = "stored"
+    failed = "failed"

@@ -57,7 +57,7 @@ def test_status_shows_health_and_enable_brings_a_feed_back(tmp_path: Path) -> No
         with Session(engine) as s:
             feed = s.execute(select(Feed).where(Feed.url == gone)).scalar_one()
             assert feed.disabled_at is None and feed.disabled_reason is None
-        assert runner.invoke(app, ["feeds", "enable", "999"]).exit_code == 1
+        assert runner.invoke(app, ["feeds", "enable", "999"]).exit_code == 2
 
         srv.static(
             "/",
@@ -85,5 +85,5 @@ def test_status_shows_health_and_enable_brings_a_feed_back(tmp_path: Path) -> No
         again = runner.invoke(
             app, ["outlets", "add", srv.url("/"), "--dir", str(tmp_path / "o"), "--id", "demo2"]
         )
-        assert again.exit_code == 1
+        assert again.exit_code == 2
     client.close()
