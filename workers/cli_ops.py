@@ -169,6 +169,15 @@ def register(
         from workers.status import collect_status, render
 
         settings = get_settings()
+        from storage.health import missing_sqlite_file
+
+        missing = missing_sqlite_file(settings.effective_database_url)
+        if missing is not None:
+            # Connecting would leave an empty file behind, which later looks like a database.
+            _fail(
+                f"no database at {missing}; `newswatch db upgrade` (or `newswatch run`) creates it"
+            )
+            return
         celery_app = None
         if not settings.embedded_broker:
             from workers.celery_app import app as celery_app

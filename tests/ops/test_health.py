@@ -153,6 +153,13 @@ def test_status_on_an_unmigrated_database_says_so(tmp_path: Path) -> None:
     assert "db upgrade" in out
 
 
+def test_status_without_a_database_says_so_and_creates_none(tmp_path: Path) -> None:
+    code, out = invoke(["status"], {"NEWSWATCH_DATA_DIR": str(tmp_path / "data")})
+    assert code == 2
+    assert f"no database at {tmp_path / 'data' / 'newswatch.db'}" in out
+    assert not (tmp_path / "data" / "newswatch.db").exists()  # it used to leave an empty one
+
+
 def test_status_on_the_embedded_default_uses_heartbeats(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'nw.db'}"
     engine = make_engine(db_url)
