@@ -85,26 +85,34 @@ def add_feeds(
 
 
 def claim_due_feeds(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Atomically move due, enabled feeds' next check forward by `lease` and return their ids.
+    """Atomically move due, enabled feeds' next check forward by `lease` and return their ids."""
+    return [i for i, _ in claim_feeds_due_by(session, now=now, by=now, limit=limit, lease=lease)]
+
+
+def claim_feeds_due_by(
+    session: Session, *, now: datetime, by: datetime, limit: int, lease: timedelta
+) -> list[tuple[int, datetime]]:
+    """Claim enabled feeds due at or before `by`: their next check moves to `now + lease`, so
+    no other claimer takes them; returns (id, when it was due), by id.
 
     PostgreSQL locks the rows (SKIP LOCKED lets concurrent claimers take different feeds);
     SQLite runs every transaction as BEGIN IMMEDIATE here, which serialises claimers anyway.
     """
-    due = and_(Feed.disabled_at.is_(None), Feed.next_check_at <= now)  # type: ignore[union-attr,operator,arg-type]
-    sub = (
-        select(Feed.id)
+    due = and_(Feed.disabled_at.is_(None), Feed.next_check_at <= by)  # type: ignore[union-attr,operator,arg-type]
+    rows = session.execute(
+        select(Feed.id, Feed.next_check_at)
         .where(due)
         .order_by(Feed.next_check_at)  # type: ignore[arg-type]
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
-    stmt = (
-        update(Feed)
-        .where(Feed.id.in_(sub), due)  # type: ignore[union-attr]
-        .values(next_check_at=now + lease)
-        .returning(Feed.id)
-    )
-    return sorted(int(i) for i in session.execute(stmt).scalars().all())
+    ).all()
+    if rows:
+        session.execute(
+            update(Feed)
+            .where(Feed.id.in_([r[0] for r in rows]))  # type: ignore[union-attr]
+            .values(next_check_at=now + lease)
+        )
+    return sorted((int(r[0]), r[1]) for r in rows)
 
 
 def get_feed(session: Session, *, feed_id: int) -> Feed | None:

@@ -81,6 +81,24 @@ def due_feed_ids(
         )
 
 
+def claim_feeds_due_soon(
+    engine: Engine, *, now: datetime, horizon_seconds: float, limit: int = 1000
+) -> list[tuple[int, float]]:
+    """Claim feeds due now or within the horizon, each with the seconds until it is due (0 when
+    already due). Beat dispatches every `horizon_seconds`; sending a feed due before the next
+    dispatch with that delay polls it on time instead of up to one dispatch interval late."""
+    lease = timedelta(seconds=600 + horizon_seconds)  # past the delay, whatever the interval
+    with session_scope(engine) as session:
+        claimed = feed_repo.claim_feeds_due_by(
+            session,
+            now=now,
+            by=now + timedelta(seconds=horizon_seconds),
+            limit=limit,
+            lease=lease,
+        )
+    return [(i, max(0.0, (utc(due) - now).total_seconds())) for i, due in claimed]
+
+
 @dataclass(frozen=True)
 class _FeedState:
     """What polling needs from the feed row, read in a short transaction before the request."""

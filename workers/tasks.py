@@ -32,8 +32,9 @@ def _now() -> datetime:
 
 @shared_task(name="newswatch.dispatch_due_feeds", ignore_result=True)
 def dispatch_due_feeds() -> int:
-    """Claim the feeds that are due (a lease in the database, so two beats never double-poll)."""
-    from workers.polling import due_feed_ids, sync_outlets
+    """Claim the feeds due before the next dispatch (a lease in the database, so two beats never
+    double-poll) and send each to be polled when it is due."""
+    from workers.polling import claim_feeds_due_soon, sync_outlets
 
     settings = get_settings()
     engine = runtime.get_engine(settings)
@@ -42,10 +43,17 @@ def dispatch_due_feeds() -> int:
     if _synced.get("outlets") is not outlets:
         sync_outlets(engine, list(outlets.values()), now=_now())
         _synced["outlets"] = outlets
-    ids = due_feed_ids(engine, now=_now())
-    for feed_id in ids:
-        poll_feed.delay(feed_id)
-    return len(ids)
+    claimed = claim_feeds_due_soon(
+        engine, now=_now(), horizon_seconds=settings.dispatch_interval_seconds
+    )
+    for feed_id, wait in claimed:
+        # Without the look-ahead a feed waited for the next dispatch: up to a whole interval
+        # (30 s by default) past its due time.
+        if wait > 0:
+            poll_feed.apply_async((feed_id,), countdown=wait)
+        else:
+            poll_feed.delay(feed_id)
+    return len(claimed)
 
 
 @shared_task(name="newswatch.poll_feed", bind=True, ignore_result=True, max_retries=0)

@@ -299,5 +299,6 @@ def test_outlets_check_refuses_an_empty_folder_and_reports_each_problem(tmp_path
 @pytest.mark.parametrize("args", [["status"], ["articles", "list"]])
 def test_an_unmigrated_database_is_one_line_at_80_columns(tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "newswatch.db").touch()  # there, but never migrated
     lines = error_lines(nw(env_for(tmp_path), *args))
     assert len(lines) == 1 and lines[0].endswith("(newswatch db upgrade)"), lines

@@ -19,7 +19,13 @@ from sources.politeness import LocalHostLimiter
 from storage.db import create_all, make_engine
 from storage.models import Article, Feed, FeedEntry
 from tests.fixtures.feeds.localserver import Handler, LocalServer, rss
-from workers.polling import PollConfig, due_feed_ids, poll_feed, sync_outlets
+from workers.polling import (
+    PollConfig,
+    claim_feeds_due_soon,
+    due_feed_ids,
+    poll_feed,
+    sync_outlets,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 T0 = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
@@ -145,6 +151,26 @@ def test_due_feeds_are_claimed_once_even_by_concurrent_claimers(engine: Engine) 
     assert len(flat) == len(set(flat)) == 40
     assert due_feed_ids(engine, now=T0 + timedelta(seconds=599)) == []
     assert len(due_feed_ids(engine, now=T0 + timedelta(seconds=601))) == 40  # lease expired
+
+
+def test_feeds_due_before_the_next_dispatch_are_claimed_with_their_wait(engine: Engine) -> None:
+    """Beat looks one dispatch interval ahead: a feed due 10 s from now goes out with a 10 s
+    delay instead of waiting for the next dispatch (up to 30 s late)."""
+    urls = [f"http://127.0.0.1:1/f{i}" for i in range(3)]
+    sync_outlets(engine, [Outlet("a", tuple(urls))], now=T0)
+    with Session(engine) as s:
+        for url, offset in zip(urls, (-5, 10, 40), strict=True):
+            feed = s.execute(select(Feed).where(Feed.url == url)).scalar_one()
+            feed.next_check_at = T0 + timedelta(seconds=offset)
+        s.commit()
+        ids = {url: s.execute(select(Feed.id).where(Feed.url == url)).scalar_one() for url in urls}
+    got = claim_feeds_due_soon(engine, now=T0, horizon_seconds=30)
+    assert got == [(ids[urls[0]], 0.0), (ids[urls[1]], 10.0)]
+    # claimed ones are leased past their delay; the one due after the horizon is left alone
+    assert claim_feeds_due_soon(engine, now=T0 + timedelta(seconds=30), horizon_seconds=30) == [
+        (ids[urls[2]], 10.0)
+    ]
+    assert claim_feeds_due_soon(engine, now=T0 + timedelta(seconds=500), horizon_seconds=30) == []
 
 
 # --- conditional GET ----------------------------------------------------------------------------
