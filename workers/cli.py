@@ -490,7 +490,8 @@ def articles_export(
     format: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
     all: Annotated[bool, typer.Option("--all", help="Include copies.")] = False,
 ) -> None:
-    """Export stored articles as JSON Lines or CSV."""
+    """Export stored articles as JSON Lines (exact text) or CSV (for spreadsheets: a cell that
+    would start a formula gets a leading apostrophe)."""
     if format not in ("jsonl", "csv"):
         _fail("--format must be jsonl or csv")
     fields = [
@@ -524,7 +525,8 @@ def articles_export(
                 row = _article_row(a) | {"body": a.body}
                 row = {k: row[k] for k in fields}
                 if writer:
-                    writer.writerow(row | {"authors": "; ".join(row["authors"] or [])})
+                    row = row | {"authors": "; ".join(row["authors"] or [])}
+                    writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
                 else:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 count += 1
@@ -532,6 +534,18 @@ def articles_export(
         if out is not sys.stdout:
             out.close()
     err.print(f"exported {count} articles")
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets; web
+# text such as a title "=HYPERLINK(…)" must not run when someone opens the export.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell as text a spreadsheet shows rather than evaluates (OWASP's leading "'")."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _open_output(path: Path) -> Any:

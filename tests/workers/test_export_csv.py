@@ -1,0 +1,54 @@
+"""`articles export -f csv` is for spreadsheets: web text cannot become a formula there, while
+JSON Lines keeps the exact text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from storage.db import make_engine
+from storage.models import Article
+from tests.workers.test_cli_errors import migrated, nw
+
+HOSTILE = {
+    "title": '=HYPERLINK("https://evil.example/","Read more")',
+    "body": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def test_csv_cells_that_would_be_formulas_are_shown_as_text(tmp_path: Path) -> None:
+    env = migrated(tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}")
+    with Session(engine) as session:
+        session.add(
+            Article(
+                outlet_id="courier",
+                url="https://courier.example/a",
+                canonical_url="https://courier.example/a",
+                url_hash="a" * 64,
+                status="stored",
+                title=HOSTILE["title"],
+                body=HOSTILE["body"],
+                authors=["-Ann Lee"],
+                first_seen_at=datetime(2024, 3, 14, tzinfo=UTC),
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+    proc = nw(env, "articles", "export", "-f", "csv")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert row["title"] == "'" + HOSTILE["title"]
+    assert row["body"] == "'" + HOSTILE["body"]
+    assert row["authors"] == "'-Ann Lee"
+    assert row["url"] == "https://courier.example/a"  # ordinary cells untouched
+
+    proc = nw(env, "articles", "export", "-f", "jsonl")
+    (line,) = proc.stdout.splitlines()
+    assert {k: json.loads(line)[k] for k in HOSTILE} == HOSTILE
