@@ -56,8 +56,9 @@ def _plural(n: int, word: str, many: str) -> str:
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files named directly, '-' for stdin, and every non-hidden file directly inside a named
-    directory. What a directory holds besides is skipped, and counted on stderr."""
+    """Files named directly, '-' for stdin, and every file directly inside a named directory
+    except hidden and .json ones. What a directory holds besides is skipped, and counted on
+    stderr."""
     files: list[Path] = []
     for p in paths:
         if str(p) == STDIN:
@@ -66,13 +67,16 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
                 _fail("'-' (stdin) given more than once")
             files.append(p)
         elif p.is_dir():
-            subdirs = hidden = other = 0
+            subdirs = hidden = json_files = other = 0
             for f in sorted(p.iterdir()):
                 if f.is_dir():
                     subdirs += 1  # one level only: a tree of pages is named folder by folder
                 elif f.name.startswith("."):
                     # .DS_Store, .gitignore and the like are not pages; named directly they are read
                     hidden += 1
+                elif f.suffix.lower() == ".json":
+                    # clean's own output, or gold answers beside pages: a "page" titled "{"
+                    json_files += 1
                 elif f.is_file():
                     files.append(f)
                 else:
@@ -82,6 +86,7 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
                 for n, word, many in (
                     (subdirs, "subdirectory", "subdirectories"),
                     (hidden, "hidden file", "hidden files"),
+                    (json_files, ".json file", ".json files"),
                     (other, "entry that is not a file", "entries that are not files"),
                 )
                 if n

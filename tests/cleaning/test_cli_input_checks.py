@@ -69,11 +69,13 @@ def test_directory_reports_the_entries_it_skips(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.txt").write_text("inside a subdirectory", encoding="utf-8")
     (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    # a gold answer beside its page, or clean's own earlier output: not a page
+    (tmp_path / "a.gold.json").write_text('{"title": "x"}', encoding="utf-8")
     p = clean(str(tmp_path))
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["source"].endswith("a.txt")  # the one document, as before
     assert p.stderr.decode().strip() == (
-        f"note: {tmp_path}: skipped 1 subdirectory, 1 hidden file "
+        f"note: {tmp_path}: skipped 1 subdirectory, 1 hidden file, 1 .json file "
         "(not read; name a file to clean it)"
     )
 
