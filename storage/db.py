@@ -20,6 +20,10 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     if url.startswith("sqlite"):
@@ -40,6 +44,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "connect")
+        def _unicode_lower(dbapi_conn: Any, _record: Any) -> None:
+            # SQLite's own lower() folds ASCII only, so a case-insensitive search for "москва"
+            # missed "Москва"; PostgreSQL's is Unicode-aware already.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,6 +47,18 @@ def get_settings() -> Settings:
 
 
 def _engine() -> Any:
+    """The configured database; one that is not there yet is an error, not a new empty file."""
+    from storage.health import missing_sqlite_file
+
+    settings = get_settings()
+    missing = missing_sqlite_file(settings.effective_database_url)
+    if missing is not None:
+        _fail(f"no database at {missing}; `newswatch db upgrade` (or `newswatch run`) creates it")
+    return _any_engine()
+
+
+def _any_engine() -> Any:
+    """The configured database as it is (probes report a missing one themselves)."""
     from workers import runtime
 
     return runtime.get_engine(get_settings())
@@ -395,9 +409,14 @@ def articles_search(
             .limit(limit)
         )  # type: ignore[union-attr]
         for word in words:
-            pattern = f"%{word.lower()}%"
+            # `lower` is Unicode-aware on both databases (storage.db gives SQLite Python's);
+            # autoescape makes % and _ in a word plain characters.
+            needle = word.lower()
             q = q.where(
-                or_(func.lower(Article.title).like(pattern), func.lower(Article.body).like(pattern))
+                or_(
+                    func.lower(Article.title).contains(needle, autoescape=True),
+                    func.lower(Article.body).contains(needle, autoescape=True),
+                )
             )
         rows = session.exec(q).all()
     _print_articles(rows, format)
@@ -511,13 +530,15 @@ def articles_export(
 
     from storage.models import Article
 
-    out = sys.stdout if str(output) == "-" else _open_output(output)
+    engine = _engine()  # before the output is touched: a failed export leaves it as it was
+    out, partial = (sys.stdout, "") if str(output) == "-" else _open_output(output)
     count = 0
+    done = False
     try:
         writer = csv.DictWriter(out, fieldnames=fields) if format == "csv" else None
         if writer:
             writer.writeheader()
-        with Session(_engine()) as session:
+        with Session(engine) as session:
             q = select(Article).where(Article.status == "stored").order_by(Article.id)  # type: ignore[arg-type]
             if not all:
                 q = q.where(Article.copy_of_id.is_(None))  # type: ignore[union-attr]
@@ -530,9 +551,15 @@ def articles_export(
                 else:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 count += 1
+        done = True
     finally:
         if out is not sys.stdout:
             out.close()
+            # Written beside the target and moved over it only when complete.
+            if done:
+                os.replace(partial, output)
+            else:
+                Path(partial).unlink(missing_ok=True)
     err.print(f"exported {count} articles")
 
 
@@ -548,11 +575,17 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _open_output(path: Path) -> Any:
+def _open_output(path: Path) -> tuple[Any, str]:
+    """A temporary file beside `path` and its name; the caller moves it over `path` once
+    complete, so a failed export never replaces an earlier one with a fragment."""
     if path.is_dir():
         _fail(f"--output: {path} is a folder; give a file name")
     try:
-        return path.open("w", encoding="utf-8", newline="")
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would give, not mkstemp's 0600
+        return open(fd, "w", encoding="utf-8", newline=""), name  # noqa: SIM115
     except OSError as exc:
         _fail(f"--output: cannot write {path}: {exc.strerror or exc}")
         raise
@@ -669,7 +702,7 @@ def _register_extensions() -> None:
         ),
         ("workers.cli_stories", {"get_engine": _engine}),
         ("workers.cli_alerts", {"get_settings": get_settings, "get_engine": _engine}),
-        ("workers.cli_ops", {"get_settings": get_settings, "get_engine": _engine}),
+        ("workers.cli_ops", {"get_settings": get_settings, "get_engine": _any_engine}),
     ):
         try:
             mod = importlib.import_module(module)

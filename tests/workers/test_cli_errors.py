@@ -114,7 +114,7 @@ def test_an_invalid_line_in_dot_env_is_reported_by_its_variable(tmp_path: Path) 
 
 
 def test_export_to_a_missing_folder_or_to_a_folder_is_one_line(tmp_path: Path) -> None:
-    env = env_for(tmp_path)
+    env = migrated(tmp_path)
     lines = error_lines(nw(env, "articles", "export", "-o", str(tmp_path / "none" / "x.jsonl")))
     assert len(lines) == 1 and "No such file or directory" in lines[0], lines
     lines = error_lines(nw(env, "articles", "export", "-o", str(tmp_path)))
