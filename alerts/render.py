@@ -215,7 +215,7 @@ def _why(note: dict) -> list[str]:
     p = float(note.get("p_value") or 0.0)
     p_text = f"{p:.2g}" if p > 0 else "< 1e-300"
     lines = [
-        f"Observed {note.get('observed')} stories in the last {_hours(int(note.get('window_seconds', 3600)))}"
+        f"Observed {note.get('observed')} articles (copies of one story counted once) in the last {_hours(int(note.get('window_seconds', 3600)))}"
         f" against {float(note.get('expected') or 0):.1f} expected.",
         f"Baseline: the term's usual share of all ingested articles ({share:.3%}) over the "
         f"previous {note.get('baseline_days', 28)} days (the last day and past alerts left out),"

@@ -688,6 +688,17 @@ def demo(
         typer.echo(json.dumps(summary))
     else:
         _print_kv("newswatch demo", summary)
+    if keep is not None:
+        # The kept store belongs with the demo's own outlets, not the shipped registry: without
+        # them `reclean` would clean its articles without their outlet rules.
+        err.print(
+            "explore it with: "
+            f"NEWSWATCH_DATA_DIR={keep} NEWSWATCH_OUTLETS_DIR={keep / 'outlets'} "
+            "newswatch articles list",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
 
 
 def _register_extensions() -> None:

@@ -97,6 +97,7 @@ def test_multipart_with_inline_png_and_headers() -> None:
     text = msg.get_body(preferencelist=("plain",)).get_content()
     assert "newswatch watches mute sarmat --for 3d" in text
     assert "*Sarmat*" in text and "(+2 copies)" in text
+    assert "Observed 34 articles" in text  # the subject's count, in the subject's words
     # Same input, same bytes apart from MIME boundaries: the id is deterministic.
     assert _render().message_id == r.message_id
 

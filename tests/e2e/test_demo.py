@@ -27,6 +27,11 @@ def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> 
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
+    # how to look at the kept store with the demo's own outlets (their rules matter to reclean)
+    assert (
+        f"NEWSWATCH_DATA_DIR={keep} NEWSWATCH_OUTLETS_DIR={keep / 'outlets'} newswatch"
+        in proc.stderr
+    )
     assert summary["articles_stored"] >= 40
     assert summary["articles_failed"] == 0
     assert summary["feed_errors"] == 0
