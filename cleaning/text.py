@@ -176,12 +176,24 @@ def split_authors(names: str) -> list[str]:
 
 
 def _rule_for(block: Block, outlet_res: tuple[re.Pattern[str], ...]) -> tuple[str, str] | None:
-    """The line-level rule that removes this paragraph, if any: (label, rule)."""
+    """The line-level rule that removes this paragraph, if any: (label, rule).
+
+    The general rules come first: a line they remove leaves the body either way, and as a
+    byline, a rights notice or a comment marker it still tells where the reposter's text, the
+    body's end or the comments are. An outlet's own pattern only adds lines none of them knows.
+    """
+    general = _general_rule(block)
+    if general is not None:
+        return general
+    for rx in outlet_res:
+        if rx.search(block.text):
+            return BOILER, "outlet_pattern"
+    return None
+
+
+def _general_rule(block: Block) -> tuple[str, str] | None:
     t = block.text
     n = block.words
-    for rx in outlet_res:
-        if rx.search(t):
-            return BOILER, "outlet_pattern"
     low = t.lower()  # the patterns searched on it are compiled for lowercase text
     if n <= 14 and R.COMMENTS_CLOSED_RE.search(low):
         return BOILER, "comments_closed"
