@@ -58,14 +58,19 @@ class _HostState:
         self.next_start = 0.0
 
 
+def check_limits(concurrency: int, spacing: float) -> None:
+    """What every limiter refuses: no slot at all, or a negative spacing."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    if spacing < 0:
+        raise ValueError("spacing must be >= 0")
+
+
 class LocalHostLimiter:
     """In-process limiter (threads of one process): tests and benchmarks."""
 
     def __init__(self, *, concurrency: int = 2, spacing: float = 1.0) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if spacing < 0:
-            raise ValueError("spacing must be >= 0")
+        check_limits(concurrency, spacing)
         self.concurrency = concurrency
         self.spacing = spacing
         self._cond = threading.Condition()
@@ -151,8 +156,7 @@ class RedisHostLimiter:
         prefix: str = "newswatch:host",
         poll_interval: float = 0.05,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
+        check_limits(concurrency, spacing)
         self._redis = redis_client
         self.concurrency = concurrency
         self.spacing = spacing

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sources.politeness import SlotUnavailable, all_busy, spaced_out
+from sources.politeness import SlotUnavailable, all_busy, check_limits, spaced_out
 
 MAX_STATE_BYTES = 64 * 1024  # a few hundred leases at most; anything larger is not ours
 
@@ -47,10 +47,7 @@ class FileHostLimiter:
         lease: float = 120.0,
         poll_interval: float = 0.05,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if spacing < 0:
-            raise ValueError("spacing must be >= 0")
+        check_limits(concurrency, spacing)
         self.directory = directory
         self.concurrency = concurrency
         self.spacing = spacing

@@ -46,12 +46,20 @@ def missing_sqlite_file(url: str) -> Path | None:
     return None if Path(path).exists() else Path(path)
 
 
+def missing_database(url: str) -> str | None:
+    """Why the database of `url` cannot be opened without creating it, or None."""
+    missing = missing_sqlite_file(url)
+    if missing is None:
+        return None
+    return f"no database at {missing}; `newswatch db upgrade` (or `newswatch run`) creates it"
+
+
 def database_ok(engine: Engine) -> tuple[bool, str]:
     """Whether the database answers and its schema is at the newest migration; a probe, so it
     never raises, and never creates a SQLite file that is not there."""
-    missing = missing_sqlite_file(engine.url.render_as_string(hide_password=True))
+    missing = missing_database(engine.url.render_as_string(hide_password=True))
     if missing is not None:
-        return False, f"no database file at {missing}; `newswatch db upgrade` creates it"
+        return False, missing
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

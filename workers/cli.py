@@ -48,12 +48,11 @@ def get_settings() -> Settings:
 
 def _engine() -> Any:
     """The configured database; one that is not there yet is an error, not a new empty file."""
-    from storage.health import missing_sqlite_file
+    from storage.health import missing_database
 
-    settings = get_settings()
-    missing = missing_sqlite_file(settings.effective_database_url)
+    missing = missing_database(get_settings().effective_database_url)
     if missing is not None:
-        _fail(f"no database at {missing}; `newswatch db upgrade` (or `newswatch run`) creates it")
+        _fail(missing)
     return _any_engine()
 
 

@@ -169,14 +169,12 @@ def register(
         from workers.status import collect_status, render
 
         settings = get_settings()
-        from storage.health import missing_sqlite_file
+        from storage.health import missing_database
 
-        missing = missing_sqlite_file(settings.effective_database_url)
+        missing = missing_database(settings.effective_database_url)
         if missing is not None:
             # Connecting would leave an empty file behind, which later looks like a database.
-            _fail(
-                f"no database at {missing}; `newswatch db upgrade` (or `newswatch run`) creates it"
-            )
+            _fail(missing)
             return
         celery_app = None
         if not settings.embedded_broker:

@@ -112,7 +112,7 @@ def test_beat_db_and_redis_probes(ops_stack: Stack, tmp_path: Path) -> None:
     (tmp_path / "no").write_text("a file where a directory should be")
     bad_engine = create_engine(f"sqlite:///{tmp_path}/no/x.db")
     probe = health_probes.check_db(bad_engine)
-    assert not probe.ok and "no database file" in probe.message
+    assert not probe.ok and f"no database at {tmp_path}/no/x.db;" in probe.message
     (tmp_path / "garbage.db").write_bytes(b"not a database " * 100)
     probe = health_probes.check_db(create_engine(f"sqlite:///{tmp_path}/garbage.db"))
     assert not probe.ok and "DatabaseError" in probe.message

@@ -16,7 +16,9 @@ def test_a_missing_sqlite_file_is_reported_not_created(tmp_path: Path) -> None:
     ok, message = database_ok(engine)
     engine.dispose()
     assert not ok
-    assert message == f"no database file at {path}; `newswatch db upgrade` creates it"
+    assert message == (
+        f"no database at {path}; `newswatch db upgrade` (or `newswatch run`) creates it"
+    )
     assert not path.exists()
 
 

@@ -3,14 +3,11 @@ and search folds case for every alphabet and takes % and _ literally."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
-from storage.db import make_engine
-from storage.models import Article
+from tests.workers.store import add_articles
 from tests.workers.test_cli_errors import env_for, error_lines, migrated, nw
 
 
@@ -43,23 +40,7 @@ def test_a_failed_export_leaves_the_earlier_file_as_it_was(tmp_path: Path) -> No
 
 def _store(tmp_path: Path, titles: list[str]) -> dict[str, str]:
     env = migrated(tmp_path)
-    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}")
-    with Session(engine) as session:
-        for n, title in enumerate(titles):
-            session.add(
-                Article(
-                    outlet_id="courier",
-                    url=f"https://courier.example/{n}",
-                    canonical_url=f"https://courier.example/{n}",
-                    url_hash=f"{n:064d}",
-                    status="stored",
-                    title=title,
-                    body="",
-                    first_seen_at=datetime(2024, 3, 14, tzinfo=UTC),
-                )
-            )
-        session.commit()
-    engine.dispose()
+    add_articles(tmp_path, *({"title": t} for t in titles))
     return env
 
 
