@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 from cleaning import html as H
+from cleaning import text as T
 from cleaning.language import detect_language, normalize_language
 from cleaning.rules import OutletRules
 from cleaning.text import clean_text
@@ -126,6 +127,10 @@ def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | Non
     body = "\n\n".join(res.paragraphs)
     authors = page.authors or res.authors
     reposted = any(c.kind == "repost_commentary" for c in res.comments)
+    syndicated_from = list(res.syndicated_from)
+    own = (page.outlet, outlet.name if outlet else None, *page.site_names)
+    for src in H.find_named_sources(page.tree):
+        T.add_source(syndicated_from, src, own)
     return CleanArticle(
         title=page.title or res.title,
         authors=authors,
@@ -140,7 +145,7 @@ def _clean_html(content: str | bytes, url: str | None, outlet: OutletRules | Non
         body=body,
         comments=page.comments + res.comments,
         removed=page.removed + res.removed,
-        syndicated_from=res.syndicated_from,
+        syndicated_from=syndicated_from,
         image_credits=res.image_credits,
         canonical_url=page.canonical_url,
     )

@@ -278,6 +278,26 @@ _LEAD_TOKEN_RE = re.compile(
 )
 
 
+def find_named_sources(tree: HtmlElement) -> list[str]:
+    """Outlets named as the original publisher by short notices anywhere on the page.
+
+    trafilatura often drops a one-line notice under the text ("This article first appeared in
+    X.") or leaves out the rights box, so the DOM is read for them as well.
+    """
+    found: list[str] = []
+    body = tree.find("body")
+    for el in (body if body is not None else tree).iter("p", "div", "span", "small", "em"):
+        if len(el) > 3:
+            continue
+        t = _text(el)
+        if not t or len(t) > 200:
+            continue
+        src = T.named_source(t, R.SYNDICATION_RES) or T.named_source(t, R.RIGHTS_OWNER_RES)
+        if src:
+            found.append(src)
+    return found
+
+
 def may_have_repost_byline(text: str) -> bool:
     """Cheap gate on the extracted text: a short 'By X, Y' line among its first lines."""
     lines = [ln.strip() for ln in text.split("\n", 40)[:40] if ln.strip()][:12]

@@ -266,6 +266,15 @@ RIGHTS: dict[str, list[str]] = {
     "es": [r"todos los derechos reservados", r"prohibida (?:su )?reproducción", r"no reflejan"],
 }
 
+# rights notices that name the rights holder (group "src"): on a syndicating outlet's page that
+# is the original publisher ("The rights to this material belong to Rhein-Kurier International")
+RIGHTS_OWNER: dict[str, list[str]] = {
+    "en": [r"the rights to this (?:material|article|text) belong to\s*(?P<src>[^.]{2,60})"],
+    "de": [r"die rechte an diesem (?:artikel|text|material) liegen bei\s*(?P<src>[^.]{2,60})"],
+    "ru": [r"права на (?:этот|данный) материал принадлежат\s*(?P<src>[^.]{2,60})"],
+    "uk": [r"права на (?:цей|даний) матеріал належать\s*(?P<src>[^.]{2,60})"],
+}
+
 # notices that name where the text was first published; group "src" is the source when given
 SYNDICATION: dict[str, list[str]] = {
     "en": [
@@ -273,7 +282,10 @@ SYNDICATION: dict[str, list[str]] = {
         r"original publication:?\s*(?P<src>.{2,60})?",
         r"first published (?:by|in|on|at)\s*(?P<src>[^.]{2,60})?",
         r"republished (?:with permission )?from\s*(?P<src>[^.]{2,60})?",
-        r"(?P<src>[\w.\- ]{2,40}) materials contain",
+        r"first appeared (?:in|on|at)\s*(?P<src>[^.]{2,60})?",
+        # an aggregator's own disclaimer ("InoSMI materials contain ratings of foreign media"):
+        # it marks the text as syndicated, and the name in it is the aggregator, not the source
+        r"[\w.\- ]{2,40} materials contain",
     ],
     "de": [
         r"erstveröffentlichung:?\s*(?P<src>.{2,60})?",
@@ -440,6 +452,7 @@ DONATION_HINT_RE = re.compile(
 )
 RIGHTS_RE = _search_lower(RIGHTS)  # search lowercased text
 SYNDICATION_RES = tuple(re.compile(p, _F) for ws in SYNDICATION.values() for p in ws)
+RIGHTS_OWNER_RES = tuple(re.compile(p, _F) for ws in RIGHTS_OWNER.values() for p in ws)
 # the same, to tell on lowercased text whether a line is a notice at all (see _search_lower)
 SYNDICATION_LOWER_RES = tuple(re.compile(p, re.UNICODE) for ws in SYNDICATION.values() for p in ws)
 SHARE_RE = _line(SHARE)

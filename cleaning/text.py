@@ -544,9 +544,30 @@ def _signature(blocks: list[Block], res: TextResult, html_mode: bool) -> None:
         res.authors.append(name)
 
 
+def named_source(line: str, patterns: tuple[re.Pattern[str], ...]) -> str | None:
+    """The outlet a provenance notice names (its "src" group), or None."""
+    for rx in patterns:
+        m = rx.search(line)
+        if m and m.groupdict().get("src"):
+            return m.group("src").strip(" .:;,")
+    return None
+
+
+def add_source(sources: list[str], src: str | None, own: tuple[str | None, ...]) -> None:
+    """Add an original publisher once; never the page's own outlet, never a sentence."""
+    if not src or len(src.split()) > 6:
+        return
+    key = normalize(src)
+    if not key or key in {normalize(o) for o in own if o}:
+        return  # "The rights to this material belong to <ourselves>" names no other source
+    if key not in {normalize(s) for s in sources}:
+        sources.append(src)
+
+
 def _harvest(blocks: list[Block], res: TextResult, outlet: OutletRules | None) -> None:
     """Collect body, provenance of every removed paragraph and metadata stated in the text."""
     has_syndication = False
+    own = (res.outlet, outlet.name if outlet else None)
     for b in blocks:
         if b.label == BODY:
             m = R.CLICK_TO_TWEET_RE.search(b.text)
@@ -567,13 +588,9 @@ def _harvest(blocks: list[Block], res: TextResult, outlet: OutletRules | None) -
                 res.image_credits.append(credit)
         elif b.rule == "syndication_notice":
             has_syndication = True
-            for rx in R.SYNDICATION_RES:
-                m = rx.search(b.text)
-                if m and m.groupdict().get("src"):
-                    src = m.group("src").strip(" .:;,")
-                    if src and src not in res.syndicated_from and len(src.split()) <= 6:
-                        res.syndicated_from.append(src)
-                    break
+            add_source(res.syndicated_from, named_source(b.text, R.SYNDICATION_RES), own)
+        elif b.rule == "rights_notice":
+            add_source(res.syndicated_from, named_source(b.text, R.RIGHTS_OWNER_RES), own)
         elif b.rule in ("timestamp", "byline") and res.published is None:
             res.published = parse_date(b.text)
     reposts = [b.text for b in blocks if b.label == REPOST]
@@ -581,8 +598,8 @@ def _harvest(blocks: list[Block], res: TextResult, outlet: OutletRules | None) -
         res.comments.insert(0, CleanComment(None, "\n".join(reposts), None, "repost_commentary"))
     if has_syndication and res.paragraphs:
         m = _LEAD_SOURCE_RE.match(res.paragraphs[0])
-        if m and m.group("src") not in res.syndicated_from:
-            res.syndicated_from.append(m.group("src"))
+        if m:
+            add_source(res.syndicated_from, m.group("src"), own)
     if res.paragraphs:
         res.paragraphs[0] = _repair_drop_cap(res.paragraphs[0], res, outlet)
 

@@ -360,8 +360,19 @@ def _root(session: Session, a: Article) -> Article:
     return root if root is not None else a
 
 
-def _join_story(session: Session, article: Article, story_id: int | None, now: datetime) -> int:
-    """Put the article in a story (a new one when None) and keep its first publisher right."""
+def _join_story(
+    session: Session,
+    article: Article,
+    story_id: int | None,
+    now: datetime,
+    *,
+    original: bool = False,
+) -> int:
+    """Put the article in a story (a new one when None) and keep its first publisher right.
+
+    `original`: a copy already in the story names this article's outlet as its source, so this
+    one is the first publisher whatever the page dates say (copies often carry the same day).
+    """
     story = session.get(Story, story_id) if story_id is not None else None
     when = _story_time(article, now)
     if story is None:
@@ -379,8 +390,8 @@ def _join_story(session: Session, article: Article, story_id: int | None, now: d
         first = story.first_published
         if first is not None and first.tzinfo is None:  # SQLite hands back naive UTC
             first = first.replace(tzinfo=UTC)
-        if first is None or when < first:
-            story.first_published = when
+        if first is None or when < first or original:
+            story.first_published = when if first is None else min(when, first)
             story.first_article_id = article.id
             story.first_outlet_id = article.outlet_id
         story.updated_at = now
@@ -679,7 +690,7 @@ def apply_dedup(
                     sim_root = mh.similarity(sig, mh.from_bytes(root_sig.signature))
             rkind = "syndicated" if root_synd_from_us else kind
             relinked = _relink(session, root, article, rkind, sim_root)
-            _join_story(session, article, root.story_id, now)
+            _join_story(session, article, root.story_id, now, original=root_synd_from_us)
             kind, sim_out = "new", None
         else:
             copy_of = root.id

@@ -79,7 +79,28 @@ def parse_iso(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # UTC before it is stored: SQLite's DATETIME keeps the wall-clock time and drops the
+    # offset, so "12:00+03:00" would come back as 12:00 UTC.
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def best_published(
+    page_value: str | None, *, feed_published: datetime | None, stored: datetime | None
+) -> datetime | None:
+    """The article's publication time: the page's date, made precise by the feed's time.
+
+    Pages often state only a day, and midnight would make every outlet's copy of a story tie
+    (the first one processed then counts as the first publisher). The feed's time on the same
+    day, give or take one for time zones, is the same date with its hour.
+    """
+    page = parse_iso(page_value)
+    if page is None:
+        return stored or feed_published
+    if feed_published is not None and len(page_value or "") <= len("YYYY-MM-DD"):
+        feed = feed_published if feed_published.tzinfo else feed_published.replace(tzinfo=UTC)
+        if abs((feed.astimezone(UTC).date() - page.date()).days) <= 1:
+            return feed.astimezone(UTC)
+    return page
 
 
 def mark_failed(engine: Engine, article_id: int, reason: str) -> None:
@@ -185,7 +206,9 @@ def store_clean_article(
     current = session.get(Article, article.id, populate_existing=True)
     assert current is not None
     current.authors = list(cleaned.authors)
-    current.published = parse_iso(cleaned.published) or current.published or current.feed_published
+    current.published = best_published(
+        cleaned.published, feed_published=current.feed_published, stored=current.published
+    )
     current.published_raw = cleaned.published or current.published_raw
     current.language = cleaned.language
     current.syndicated_from = list(cleaned.syndicated_from)

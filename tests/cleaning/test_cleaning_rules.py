@@ -225,3 +225,27 @@ def test_page_without_title_element_is_cleaned():
         + "</p></article></body></html>"
     )
     assert "Troops moved to the border" in got.body
+
+
+@pytest.mark.parametrize(
+    ("notice", "sources"),
+    [
+        ("The rights to this material belong to Helsingin Viikko", ["Helsingin Viikko"]),
+        ("Права на данный материал принадлежат Рейнскому курьеру", ["Рейнскому курьеру"]),
+        ("This article first appeared in The Evening Courier.", ["The Evening Courier"]),
+        # the aggregator's own disclaimer marks a copy but does not name its source
+        ("Digest Weekly materials contain ratings exclusively from foreign media", []),
+        # a rights notice that names the page's own outlet names no other source
+        ("The rights to this material belong to Digest Weekly", []),
+    ],
+)
+def test_notices_name_the_original_publisher(notice: str, sources: list[str]) -> None:
+    html = (
+        "<html><head><title>Water law debated</title>"
+        '<meta property="og:site_name" content="Digest Weekly"></head><body><article>'
+        + "".join(f"<p>{p}</p>" for p in BODY.split("\n\n") if p)
+        + f"</article><div class='rights'><p>{notice}</p></div></body></html>"
+    )
+    got = clean(html, url="https://digest.example/a", outlet=OutletRules(name="Digest Weekly"))
+    assert got.syndicated_from == sources
+    assert "Digest Weekly" not in got.syndicated_from

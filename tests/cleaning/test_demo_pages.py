@@ -82,6 +82,14 @@ def test_body_title_and_authors(exp_path: Path):
 
 
 @pytest.mark.parametrize("exp_path", PAGES, ids=_id)
+def test_original_publisher_is_named(exp_path: Path):
+    # The copy's notice ("first appeared in X", "The rights to this material belong to X") or a
+    # repost's byline names the original; an aggregator's own disclaimer never names itself.
+    exp, got = _case(exp_path)
+    assert got.syndicated_from == exp["syndicated_from"]
+
+
+@pytest.mark.parametrize("exp_path", PAGES, ids=_id)
 def test_comments_are_stored_apart_with_their_authors(exp_path: Path):
     exp, got = _case(exp_path)
     for kind in ("comment", "repost_commentary"):

@@ -202,6 +202,11 @@ def test_syndicated_from_links_to_the_named_original(engine) -> None:
     assert res.kind == "new" and copy_id in res.relinked
     c = get(engine, copy_id)
     assert c.copy_of_id == orig_id and c.copy_kind == "syndicated"
+    with Session(engine) as s:
+        story = s.get(Story, res.story_id)
+        # the copy was seen first, but it names wirewire as its source: wirewire published first
+        assert story is not None and story.first_outlet_id == "wirewire"
+        assert story.first_article_id == orig_id
     # a later copy carrying a notice links straight to it
     _, r3 = ingest(
         engine,

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from storage.db import make_engine
-from storage.models import Article, Comment
+from storage.models import Article, Comment, Story
 from tests.conftest import NEWSWATCH, REPO
 
 
@@ -54,6 +54,17 @@ def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> 
             if c.kind == "comment" and len(c.text) > 40 and c.text[:40] in bodies
         ]
         assert leaked == []
+        # arsenal-digest reprints rhein-kurier's reports hours later, under the same page date
+        # and with a rights notice naming it: every such story is credited to rhein-kurier
+        shared = [
+            st
+            for st in s.exec(select(Story)).all()
+            if {a.outlet_id for a in articles if a.story_id == st.id}
+            == {"arsenal-digest", "rhein-kurier"}
+        ]
+        assert shared and {st.first_outlet_id for st in shared} == {"rhein-kurier"}
+        copies = [a for a in articles if a.outlet_id == "arsenal-digest" and a.copy_of_id]
+        assert copies and all(a.copy_kind == "syndicated" for a in copies)
     engine.dispose()
     # the table form for people works too
     table = subprocess.run(

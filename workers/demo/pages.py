@@ -252,6 +252,8 @@ def render_repost_blog(site: Site, art: DemoArticle, base: str) -> tuple[str, di
         art,
         path,
         outlet=art.original_outlet or site.name,
+        # a repost names its original in the byline: that is where the text was first published
+        syndicated_from=[art.original_outlet] if art.original_outlet else list(art.syndicated_from),
         comments=comments_out,
         boilerplate=[byline, "Leave a Reply", "Share this:"],
         reposted_by=site.name,
