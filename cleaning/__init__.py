@@ -58,15 +58,21 @@ def _decode(content: bytes) -> str:
 
 
 def clean(
-    content: str | bytes, url: str | None = None, outlet: OutletRules | None = None
+    content: str | bytes,
+    url: str | None = None,
+    outlet: OutletRules | None = None,
+    *,
+    max_bytes: int = MAX_GUNZIP_BYTES,
 ) -> CleanArticle:
     """Clean one page or one extracted text; HTML is sniffed.
 
     Per-outlet rules add to the general rules. Nothing is dropped silently: every paragraph not
-    in the body or the comments is in `removed` with the rule that removed it.
+    in the body or the comments is in `removed` with the rule that removed it. A gzip file given
+    as content is unpacked up to `max_bytes` (the caller's own size cap: a page served as an
+    82 KB .gz must not become the 32 MB the default allows).
     """
     if isinstance(content, bytes) and content[:2] == b"\x1f\x8b":
-        content = gunzip_bounded(content)
+        content = gunzip_bounded(content, max_bytes)
     if H.looks_like_html(content):
         return _clean_html(content, url, outlet)
     text = _decode(content) if isinstance(content, bytes) else content

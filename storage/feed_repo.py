@@ -224,9 +224,18 @@ def list_feeds(session: Session) -> list[Feed]:
     return list(session.execute(select(Feed).order_by(Feed.outlet_id, Feed.id)).scalars().all())  # type: ignore[arg-type]
 
 
-def enable_feed(session: Session, *, feed_id: int, now: datetime) -> bool:
-    """Re-enable a feed: clear the disable reason and error streak, due at once."""
-    result: Any = session.execute(
+def enable_feed(session: Session, *, feed_id: int, now: datetime) -> str:
+    """Re-enable a feed: clear the disable reason and error streak, due at once.
+
+    Returns "enabled", "healthy" (enabled with no errors: left as it is, its schedule kept) or
+    "missing".
+    """
+    feed = session.get(Feed, feed_id)
+    if feed is None:
+        return "missing"
+    if feed.disabled_at is None and not feed.error_count:
+        return "healthy"
+    session.execute(
         update(Feed)
         .where(Feed.id == feed_id)  # type: ignore[arg-type]
         .values(
@@ -237,7 +246,7 @@ def enable_feed(session: Session, *, feed_id: int, now: datetime) -> bool:
             next_check_at=now,
         )
     )
-    return bool(result.rowcount)
+    return "enabled"
 
 
 # --- the per-poll hot path -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from workers.cli_output import cell, echo_json_lines, table_console
 from workers.cli_types import ArticleStatus, FormatOpt, TableOrJson
 
 if TYPE_CHECKING:
@@ -273,12 +274,7 @@ def outlets_list(format: FormatOpt = TableOrJson.table) -> None:
     """The configured outlets."""
     outlets = _load_outlets_or_fail()
     if format == "json":
-        typer.echo(
-            json.dumps(
-                [o.model_dump(mode="json", exclude={"source_file"}) for o in outlets],
-                ensure_ascii=False,
-            )
-        )
+        echo_json_lines(o.model_dump(mode="json", exclude={"source_file"}) for o in outlets)
         return
     from rich.table import Table
 
@@ -286,8 +282,10 @@ def outlets_list(format: FormatOpt = TableOrJson.table) -> None:
     for col in ("id", "name", "lang", "country", "feeds"):
         table.add_column(col)
     for o in outlets:
-        table.add_row(o.id, o.name, o.language, o.country, str(len(o.feeds)))
-    console.print(table)
+        table.add_row(
+            cell(o.id), cell(o.name), cell(o.language), cell(o.country), str(len(o.feeds))
+        )
+    table_console().print(table)
 
 
 @outlets_app.command("check")
@@ -328,14 +326,14 @@ def _article_row(a: Article) -> dict[str, Any]:
         "url": a.url,
         "canonical_url": a.canonical_url,
         "authors": a.authors,
-        "published": a.published.isoformat() if a.published else None,
+        "published": _utc(a.published).isoformat() if a.published else None,
         "language": a.language,
         "copy_of": a.copy_of_id,
         "copy_kind": a.copy_kind,
         "similarity": a.similarity,
         "story": a.story_id,
         "version": a.version,
-        "stored_at": a.stored_at.isoformat() if a.stored_at else None,
+        "stored_at": _utc(a.stored_at).isoformat() if a.stored_at else None,
         "error": a.error,
     }
 
@@ -367,23 +365,28 @@ def articles_list(
 
 def _print_articles(rows: Any, format: str) -> None:
     if format == "json":
-        for a in rows:
-            typer.echo(json.dumps(_article_row(a), ensure_ascii=False))
+        echo_json_lines(_article_row(a) for a in rows)
         return
     from rich.table import Table
 
     table = Table()
-    for col in ("id", "outlet", "status", "published", "title"):
+    for col in ("id", "outlet", "status", "published (UTC)", "title"):
         table.add_column(col)
     for a in rows:
+        # Titles come from the web: cell() shows "[/b]" as text instead of parsing it as markup.
         table.add_row(
             str(a.id),
-            a.outlet_id,
+            cell(a.outlet_id),
             a.status,
-            a.published.strftime("%Y-%m-%d %H:%M") if a.published else "",
-            (a.title or a.feed_title or "")[:80],
+            _utc(a.published).strftime("%Y-%m-%d %H:%M") if a.published else "",
+            cell((a.title or a.feed_title or "")[:80]),
         )
-    console.print(table)
+    table_console().print(table)
+
+
+def _utc(value: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without a zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @articles_app.command("search")

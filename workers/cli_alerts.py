@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from workers.cli_output import echo_json_lines
 from workers.cli_types import FormatOpt, TableOrJson
 
 # The alerts modules (the detector loads scipy, watches load the database models) are imported
@@ -134,11 +135,10 @@ def register(
             for problem in unreachable(w, outlet_ids=outlet_ids):
                 typer.echo(f"warning: watch '{w.id}' never matches: {problem}", err=True)
         if format == "json":
-            for w in specs:
-                d = w.to_toml()
-                if w.muted_until:
-                    d["muted_until"] = w.muted_until.isoformat()
-                typer.echo(json.dumps(d, ensure_ascii=False))
+            echo_json_lines(
+                w.to_toml() | ({"muted_until": w.muted_until.isoformat()} if w.muted_until else {})
+                for w in specs
+            )
             return
         if not specs:
             typer.echo("no watches")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from workers.cli_output import echo_json_lines, table_console
 from workers.cli_types import FormatOpt, TableOrJson
 
 
@@ -68,7 +67,6 @@ def register(
     """Add the `feeds` sub-app, and `add` to the existing `outlets` sub-app."""
     feeds_app = typer.Typer(no_args_is_help=True, help="Feed polling health.")
     app.add_typer(feeds_app, name="feeds")
-    console = Console()
 
     @feeds_app.command("status")
     def status(
@@ -77,7 +75,7 @@ def register(
         """Per feed: last success, last error, next check, interval, errors, why disabled."""
         rows = feed_status_rows(get_engine())
         if format == "json":
-            typer.echo(json.dumps(rows, ensure_ascii=False))
+            echo_json_lines(rows)
             return
         from rich.table import Table
 
@@ -110,22 +108,25 @@ def register(
                 str(r["error_count"]),
                 escape(why[:120]),
             )
-        console.print(table)
+        table_console().print(table)
 
     @feeds_app.command("enable")
     def enable(feed_id: int) -> None:
-        """Bring a disabled feed back: errors cleared, polled at the next dispatch."""
+        """Bring a disabled or failing feed back: errors cleared, polled at the next dispatch."""
         from storage import feed_repo
         from storage.db import session_scope
 
         with session_scope(get_engine()) as session:
-            ok = feed_repo.enable_feed(session, feed_id=feed_id, now=datetime.now(UTC))
-        if not ok:
+            outcome = feed_repo.enable_feed(session, feed_id=feed_id, now=datetime.now(UTC))
+        if outcome == "missing":
             typer.echo(
                 f"error: no feed with id {feed_id} (newswatch feeds status lists them)", err=True
             )
             raise typer.Exit(2)
-        typer.echo(f"feed {feed_id} enabled")
+        if outcome == "healthy":
+            typer.echo(f"feed {feed_id} is enabled and has no errors; nothing changed")
+            return
+        typer.echo(f"feed {feed_id} enabled; polled at the next dispatch")
 
     outlets_app = _find_group(app, "outlets")
     if outlets_app is None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from workers.cli_output import table_console
 from workers.cli_types import FormatOpt, TableOrJson
 
 err = Console(stderr=True)
@@ -278,7 +279,7 @@ def register(
                 f"{r['share_leftover']:.0%}",
                 "[red]DRIFT[/red]" if r["drift"] else "",
             )
-        Console().print(table)
+        table_console().print(table)
 
 
 def _depths(settings: Any, runtime: Any) -> Callable[[], dict[str, int]]:

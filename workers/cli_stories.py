@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -10,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from workers.cli_output import echo_json_lines, table_console
+from workers.cli_types import FormatOpt, TableOrJson
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -162,13 +164,10 @@ def register(app: typer.Typer, *, get_engine: Callable[[], Any]) -> None:
         since: Annotated[
             str, typer.Option("--since", help="Duration (2d, 12h, 1w) or ISO 8601 time.")
         ] = "2d",
-        format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+        format: FormatOpt = TableOrJson.table,
         limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_STORIES)] = 100,
     ) -> None:
         """Stories with their outlets and first publisher, most recently active first."""
-        if format not in ("table", "json"):
-            typer.echo("error: --format must be table or json", err=True)
-            raise typer.Exit(2)
         try:
             start = parse_since(since, now=datetime.now(UTC))
         except ValueError as exc:
@@ -179,9 +178,8 @@ def register(app: typer.Typer, *, get_engine: Callable[[], Any]) -> None:
         with Session(get_engine()) as session:
             rows = list_stories(session, since=start, limit=limit)
         if format == "json":
-            typer.echo(json.dumps(rows, ensure_ascii=False))
+            echo_json_lines(rows)
             return
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
@@ -198,4 +196,4 @@ def register(app: typer.Typer, *, get_engine: Callable[[], Any]) -> None:
                 Text(", ".join(r["outlets"])),
                 f"{r['articles']} ({r['copies']} copies)",
             )
-        Console().print(table)
+        table_console().print(table)

@@ -55,7 +55,9 @@ def poll_once(
     with Progress(console=console, transient=True, disable=not progress) as bar:
         feeds_task = bar.add_task("polling feeds", total=len(feed_ids))
         for feed_id in feed_ids:
-            outcome = poll_feed(engine, feed_id, client=client, config=poll_config())
+            outcome = poll_feed(
+                engine, feed_id, client=client, config=poll_config(), outlets=outlets
+            )
             metrics.observe_poll(outcome)
             outcomes[outcome.outcome] += 1
             bar.advance(feeds_task)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from cleaning import OutletRules, clean
+from cleaning import MAX_GUNZIP_BYTES, OutletRules, clean
 from cleaning.types import CleanArticle
 from sources.http import FetchError
 from storage.db import insert_ignore, session_scope
@@ -178,8 +178,16 @@ def fetch_and_clean(
     if response.status != 200:
         mark_failed(engine, article_id, f"HTTP {response.status}")
         return ProcessOutcome(article_id, "failed", error=f"HTTP {response.status}")
+    # The client's cap counts the body it received; a body that is itself a .gz file is held
+    # to the same cap once unpacked.
+    limit = getattr(client, "max_bytes", None) or MAX_GUNZIP_BYTES
     cleaned = storable_deep(
-        clean(response.content, url=response.final_url, outlet=outlet_rules(outlet))
+        clean(
+            response.content,
+            url=response.final_url,
+            outlet=outlet_rules(outlet),
+            max_bytes=limit,
+        )
     )
     return article, response, cleaned
 

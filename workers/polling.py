@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sources.feeds import FeedParseError, ParsedFeed, parse_feed
 from sources.http import FetchError, FetchResponse, HttpClient
 from sources.politeness import DEFER_SECONDS
+from sources.registry import accepts_url
 from sources.schedule import cache_hints, next_check, parse_retry_after, utc
 from sources.urls import canonical_url, url_hash
 from storage import feed_repo
@@ -58,6 +59,7 @@ class PollOutcome:
     error: str | None = None
     next_check_at: datetime | None = None
     new_entries: int = 0
+    filtered: int = 0  # entries whose link the outlet's url_include/url_exclude refused
 
 
 def sync_outlets(engine: Engine, outlets: Iterable[Any], *, now: datetime) -> int:
@@ -160,8 +162,14 @@ def poll_feed(
     client: HttpClient,
     config: PollConfig,
     now: datetime | None = None,
+    outlets: Mapping[str, Any] | None = None,
 ) -> PollOutcome:
-    """One conditional GET of a feed, its new entries stored and its schedule written."""
+    """One conditional GET of a feed, its new entries stored and its schedule written.
+
+    `outlets` (the registry by id) applies the feed's outlet URL filters: an entry whose link
+    they refuse is remembered as seen but never becomes an article, so a feed cannot send the
+    workers to pages (or other hosts) its outlet does not cover.
+    """
     now = now or datetime.now(UTC)
     state = _load_state(engine, feed_id)
     if state is None:
@@ -212,7 +220,9 @@ def poll_feed(
                     status=status,
                     extra=moves,
                 )
-        return _record_success(engine, state, config, now, resp, parsed, conditional, moves)
+        return _record_success(
+            engine, state, config, now, resp, parsed, conditional, moves, outlets=outlets
+        )
     retry_after = None
     if status in (429, 503):
         retry_after = parse_retry_after(resp.headers.get("retry-after"), now=now)
@@ -366,6 +376,8 @@ def _record_success(
     parsed: ParsedFeed | None,
     conditional: bool,
     moves: dict[str, Any],
+    *,
+    outlets: Mapping[str, Any] | None,
 ) -> PollOutcome:
     values: dict[str, Any] = {
         **moves,
@@ -411,6 +423,8 @@ def _record_success(
     new_ids: list[int] = []
     refresh_ids: list[int] = []
     new_times: list[datetime] = []
+    outlet = outlets.get(state.outlet_id) if outlets is not None else None
+    filtered = 0
     with session_scope(engine) as session:
         known = feed_repo.known_entries(
             session,
@@ -441,7 +455,9 @@ def _record_success(
                 continue
             article_id = None
             created = False
-            if link and canon:
+            refused = bool(link and outlet is not None and not accepts_url(outlet, link))
+            filtered += refused
+            if link and canon and not refused:
                 article_id, created = feed_repo.create_article(
                     session,
                     values={
@@ -512,6 +528,7 @@ def _record_success(
         refresh_article_ids=refresh_ids,
         next_check_at=values["next_check_at"],
         new_entries=len(new_times),
+        filtered=filtered,
     )
 
 

@@ -66,6 +66,7 @@ def poll_feed(self: Any, feed_id: int) -> dict[str, Any]:
         feed_id,
         client=runtime.get_http_client(settings),
         config=poll_config(),
+        outlets=runtime.outlets_by_id(settings),
     )
     for article_id in [*outcome.new_article_ids, *outcome.refresh_article_ids]:
         process_article.delay(article_id)

@@ -58,3 +58,31 @@ def test_search_folds_case_in_every_alphabet_and_takes_wildcards_literally(
             "5%" in line for line in proc.stdout.splitlines()
         ), (word, proc.stdout)
     assert nw(env, "articles", "search", "_", "-f", "json").stdout == ""
+
+
+def test_tables_show_web_text_as_text_and_are_not_cut_in_a_pipe(tmp_path: Path) -> None:
+    long_title = "Rhein-Kurier International reports " + "on the brigade and its barracks " * 2
+    env = _store(tmp_path, ["[/b] closing tag [bold red]in a title", long_title.strip()])
+    env.pop("COLUMNS")  # a plain pipe, as `newswatch articles list | grep` has
+    proc = nw(env, "articles", "list")
+    assert proc.returncode == 0, proc.stderr
+    assert "[/b] closing tag [bold red]in a title" in proc.stdout  # shown, not parsed
+    assert long_title.strip()[:80] in proc.stdout  # the whole (80-character) cell, no "…"
+    assert "…" not in proc.stdout and "published (UTC)" in proc.stdout
+
+
+def test_json_listings_are_json_lines_and_times_carry_their_zone(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    env = _store(tmp_path, [])
+    add_articles(tmp_path, {"title": "a", "published": datetime(2024, 3, 8, 9, 5, tzinfo=UTC)})
+    proc = nw(env, "articles", "list", "-f", "json")
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["published"] == "2024-03-08T09:05:00+00:00"
+    for args in (["outlets", "list"], ["feeds", "status"], ["stories", "list"]):
+        out = nw(env, *args, "-f", "json")
+        assert out.returncode == 0, (args, out.stderr)
+        # one object a line (or nothing), never one JSON array
+        assert all(isinstance(json.loads(line), dict) for line in out.stdout.splitlines()), args
+    assert nw(env, "outlets", "list", "-f", "json").stdout.count("\n") > 1

@@ -598,3 +598,44 @@ def test_a_feed_the_politeness_queue_cannot_start_in_time_is_deferred_not_failed
     row = feed_row(engine, fid)
     assert row.error_count == 0 and row.last_error is None and row.first_error_at is None
     assert aware(row.next_check_at) == aware(second.next_check_at)
+
+
+def test_the_outlets_url_filters_decide_which_entries_become_articles(
+    engine: Engine, server: LocalServer, client: HttpClient
+) -> None:
+    from sources.registry import Outlet as RegistryOutlet
+
+    entries = [
+        {"title": "world", "link": "https://news.example/international/world/a", "guid": "1"},
+        {"title": "sport", "link": "https://news.example/sport/b", "guid": "2"},
+        {"title": "video", "link": "https://news.example/international/video/c", "guid": "3"},
+        {"title": "elsewhere", "link": "https://other.example/international/d", "guid": "4"},
+    ]
+    url = server.static("/feed", rss(entries))
+    fid = add_feed(engine, url)
+    outlet = RegistryOutlet(
+        id="example",
+        name="Example",
+        language="en",
+        country="DE",
+        homepage="https://news.example/",
+        feeds=(url,),
+        url_include=(r"^https://news\.example/international/",),
+        url_exclude=(r"/video/",),
+    )
+    out = poll_feed(engine, fid, client=client, config=CONFIG, now=T0, outlets={"example": outlet})
+    assert out.filtered == 3 and len(out.new_article_ids) == 1
+    with Session(engine) as s:
+        urls = s.execute(select(Article.url)).scalars().all()
+    assert urls == ["https://news.example/international/world/a"]
+    # refused entries are remembered as seen: the next poll neither refuses nor stores them again
+    again = poll_feed(
+        engine,
+        fid,
+        client=client,
+        config=CONFIG,
+        now=T0 + timedelta(hours=1),
+        outlets={"example": outlet},
+    )
+    assert again.filtered == 0 and again.new_article_ids == []
+    assert count(engine, FeedEntry) == 4 and count(engine, Article) == 1

@@ -43,7 +43,7 @@ def test_status_shows_health_and_enable_brings_a_feed_back(tmp_path: Path) -> No
 
         result = runner.invoke(app, ["feeds", "status", "--format", "json"])
         assert result.exit_code == 0, result.output
-        rows = {r["url"]: r for r in json.loads(result.output)}
+        rows = {r["url"]: r for r in map(json.loads, result.output.splitlines())}
         assert rows[ok]["enabled"] and rows[ok]["last_success"] == "2024-03-06T00:00:00+00:00"
         assert rows[ok]["error_count"] == 0 and rows[ok]["next_check"] is not None
         assert rows[ok]["interval_seconds"] >= 300
@@ -58,6 +58,12 @@ def test_status_shows_health_and_enable_brings_a_feed_back(tmp_path: Path) -> No
             feed = s.execute(select(Feed).where(Feed.url == gone)).scalar_one()
             assert feed.disabled_at is None and feed.disabled_reason is None
         assert runner.invoke(app, ["feeds", "enable", "999"]).exit_code == 2
+        # a healthy feed keeps its schedule: "enable" is not a way to poll it now
+        healthy = runner.invoke(app, ["feeds", "enable", str(rows[ok]["id"])])
+        assert healthy.exit_code == 0 and "nothing changed" in healthy.output
+        with Session(engine) as s:
+            feed = s.execute(select(Feed).where(Feed.url == ok)).scalar_one()
+            assert feed.next_check_at.isoformat().startswith(rows[ok]["next_check"][:19])
 
         srv.static(
             "/",
