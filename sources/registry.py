@@ -154,13 +154,16 @@ def _validation_problems(label: str, exc: ValidationError) -> list[str]:
 def _read_toml(path: Path) -> dict[str, Any]:
     label = path.name
     try:
-        size = path.stat().st_size
+        if not path.is_file():  # a FIFO named x.toml would block the loader on open()
+            raise OutletError([f"{label}: not a regular file"])
+        with path.open("rb") as fh:
+            data = fh.read(MAX_OUTLET_FILE_BYTES + 1)
     except OSError as exc:
         raise OutletError([f"{label}: cannot read: {exc.strerror or exc}"]) from exc
-    if size > MAX_OUTLET_FILE_BYTES:
+    if len(data) > MAX_OUTLET_FILE_BYTES:
         raise OutletError([f"{label}: file larger than {MAX_OUTLET_FILE_BYTES} bytes"])
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise OutletError([f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
     try:

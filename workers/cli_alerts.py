@@ -207,9 +207,12 @@ def register(
             if str(csv_path) == "-":
                 data = sys.stdin.buffer.read(MAX_CSV_BYTES + 1)
             else:
-                if csv_path.stat().st_size > MAX_CSV_BYTES:
-                    _fail(f"{csv_path}: larger than {MAX_CSV_BYTES} bytes")
-                data = csv_path.read_bytes()
+                # At most one byte past the cap, whatever stat says: /dev/zero or a pipe
+                # (`<(...)`) reports size 0 and may never end.
+                with csv_path.open("rb") as fh:
+                    data = fh.read(MAX_CSV_BYTES + 1)
+            if len(data) > MAX_CSV_BYTES:
+                _fail(f"{csv_path}: larger than {MAX_CSV_BYTES} bytes")
             # Bytes decoded here, the same way for a file and stdin (a BOM is dropped).
             text = data.decode("utf-8-sig")
         except OSError as exc:
@@ -219,8 +222,6 @@ def register(
             line = data[: exc.start].count(b"\n") + 1
             _fail(f"{csv_path}: not UTF-8 (line {line})")
             return
-        if len(text) > MAX_CSV_BYTES:
-            _fail("input larger than allowed")
         if not 0.1 <= sensitivity <= 10:
             _fail("--sensitivity must be in [0.1, 10]")
         if interval is not None and interval < 60:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from workers.cli_output import table_console
 from workers.cli_types import FormatOpt, TableOrJson
+from workers.settings import PLACEHOLDER_SECRET
 
 err = Console(stderr=True)
 HEALTH_CHECKS = ("worker", "beat", "db", "redis")
@@ -43,6 +44,8 @@ def validate_basic_auth(value: str) -> list[str]:
         user, sep, password = pair.partition(":")
         if not sep or not user or not password:
             raise ValueError("each credential must be user:password")
+        if password == PLACEHOLDER_SECRET:
+            raise ValueError(f"the password is .env.example's placeholder {PLACEHOLDER_SECRET!r}")
     return pairs
 
 

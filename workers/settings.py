@@ -6,6 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -13,6 +14,25 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from alerts.smtp_target import SmtpTarget
 
 PACKAGE_OUTLETS_DIR = Path(__file__).resolve().parent.parent / "sources" / "outlets"
+
+
+# The value .env.example ships for every secret: a deployment still using it is refused.
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105 -- the value refused, not a credential
+
+
+def _check_url_parts(url: str) -> None:
+    """Refuse a server URL whose host or port cannot be read, naming no part of it (a password
+    with an unencoded "/", "#", "?" or "@" splits the URL in the wrong place)."""
+    hint = "cannot read its host and port; percent-encode / # ? @ : in the user and password"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(hint) from None
+    if not parts.hostname and not parts.path.startswith("/") and "host=" not in parts.query:
+        raise ValueError(hint)
+    if parts.password == PLACEHOLDER_SECRET:
+        raise ValueError(f"the password is .env.example's placeholder {PLACEHOLDER_SECRET!r}")
 
 
 class Settings(BaseSettings):
@@ -105,6 +125,20 @@ class Settings(BaseSettings):
     def _check_db(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("NEWSWATCH_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if value.startswith("postgresql"):
+            _check_url_parts(value)
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker(cls, value: SecretStr) -> SecretStr:
+        # The broker clients parse the URL only when they connect, and their errors quote the
+        # piece they could not read: an unencoded "/" in a password ends up in a traceback.
+        url = value.get_secret_value()
+        if url and not url.startswith(("redis://", "rediss://", "sqla+sqlite://")):
+            raise ValueError("must be a redis://, rediss:// or sqla+sqlite:// URL")
+        if url.startswith(("redis://", "rediss://")):
+            _check_url_parts(url)
         return value
 
     @field_validator("smtp_url")

@@ -135,3 +135,9 @@ def test_the_alert_email_names_the_days_the_baseline_had(tmp_path: Path) -> None
     )
     text = mail.message.get_body(("plain",)).get_content()
     assert "over the previous 7 days" in text and "previous 28 days" not in text
+
+
+def test_an_endless_input_is_cut_at_the_cap_not_read_to_the_end(tmp_path: Path) -> None:
+    # /dev/zero says its size is 0; the read stops one byte past the cap.
+    result = runner.invoke(_app(tmp_path), ["alerts", "backtest", "/dev/zero"])
+    assert _error(result) == "error: /dev/zero: larger than 209715200 bytes"

@@ -167,6 +167,9 @@ def test_flower_environment_carries_credentials_only_in_the_environment() -> Non
     with pytest.raises(ValueError) as bad:
         flower_environment({}, credentials="just-a-password", insecure_no_auth=False)
     assert "just-a-password" not in str(bad.value)
+    # .env.example's placeholder, copied unchanged into a deployment, is not a password
+    with pytest.raises(ValueError, match="placeholder"):
+        flower_environment({}, credentials="admin:change-me", insecure_no_auth=False)
     assert "FLOWER_BASIC_AUTH" not in flower_environment(
         {"FLOWER_BASIC_AUTH": ""}, credentials="", insecure_no_auth=True
     )

@@ -272,3 +272,12 @@ def test_prolog_with_bom_stylesheet_comments_and_doctype_still_parses() -> None:
     feed = parse_feed(doc, None, base_url=None, now=NOW)
     assert feed.title == "Old & fine"
     assert [e.title for e in feed.entries] == ["One"]
+
+
+@pytest.mark.parametrize("codec", ["cp037", "cp500", "cp1140"])
+def test_an_ebcdic_feed_is_refused_before_expat_expands_its_entities(codec: str) -> None:
+    # The DOCTYPE scan reads ASCII bytes; in EBCDIC it sees none, and expat would expand the
+    # internal entities (5 levels: a million characters from 450 bytes).
+    text = _laughing_feed("").decode().replace('version="1.0"', f'version="1.0" encoding="{codec}"')
+    with pytest.raises(FeedParseError, match="EBCDIC"):
+        parse_feed(text.encode(codec), None, base_url=None, now=NOW)

@@ -159,3 +159,13 @@ def test_outlet_model_rejects_bad_ids_and_schemes() -> None:
     for bad in ({"id": "Bad Id"}, {"homepage": "javascript:alert(1)"}, {"feeds": ["//x/rss"]}):
         with pytest.raises(ValueError):
             Outlet.model_validate(base | bad)
+
+
+def test_a_fifo_named_like_an_outlet_file_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    shutil.copy(FIXTURES / "valid" / "beta.toml", tmp_path / "beta.toml")
+    os.mkfifo(tmp_path / "pipe.toml")  # open() would block until a writer came
+    with pytest.raises(OutletError) as info:
+        load_outlets(tmp_path)
+    assert info.value.problems == ["pipe.toml: not a regular file"]

@@ -88,6 +88,22 @@ def migrated(tmp_path: Path, **extra: str) -> dict[str, str]:
             {"NEWSWATCH_SMTP_URL": f"ftp://user:{SECRET}@mail.example", "NEWSWATCH_LOG_JSON": "x"},
             ["error: NEWSWATCH_SMTP_URL must start with", "error: NEWSWATCH_LOG_JSON: "],
         ),
+        (
+            # An unencoded "/" in the password: redis-py's own error would quote the part
+            # before it ("Port could not be cast to integer value as 'S3c'").
+            {
+                "NEWSWATCH_BROKER_URL": f"redis://:x/{SECRET}@127.0.0.1:1/0",
+                "NEWSWATCH_DATABASE_URL": f"postgresql+psycopg://u:x#{SECRET}@db/n",
+            },
+            [
+                "error: NEWSWATCH_DATABASE_URL: cannot read its host and port; percent-encode",
+                "error: NEWSWATCH_BROKER_URL: cannot read its host and port; percent-encode",
+            ],
+        ),
+        (
+            {"NEWSWATCH_BROKER_URL": "redis://:change-me@redis:6379/0"},
+            ["error: NEWSWATCH_BROKER_URL: the password is .env.example's placeholder"],
+        ),
     ],
 )
 def test_an_invalid_setting_is_one_line_per_problem(

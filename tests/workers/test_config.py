@@ -93,6 +93,9 @@ def test_compose_services_use_cli_commands_the_tests_run() -> None:
     assert "healthcheck" in services["postgres"]
     assert "container_name" not in services["worker"]  # --scale worker=N needs this
     assert "ports" not in services["worker"]
+    # Mailpit and /metrics have no login and Flower's basic auth is in clear: loopback only
+    published = [p for svc in services.values() for p in svc.get("ports", [])]
+    assert len(published) == 3 and all(p.startswith("127.0.0.1:") for p in published)
     env = services["worker"]["environment"]
     assert env["NEWSWATCH_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD")
     from workers.cli import app
