@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tomli_w
+import tomlkit
+import tomlkit.items
 
 from alerts.terms import Matcher, compile_terms
 from sources.iso_codes import ISO_639_1
@@ -325,10 +326,15 @@ def load_watches(path: Path) -> list[WatchSpec]:
     Errors name the file as given (not only its base name: two folders may each hold a
     watches.toml), and a file that cannot be read is a WatchError, never an OSError.
     """
-    path = Path(path)
+    text = _read_text(Path(path))
+    return [] if text is None else parse_watches(text, source=str(path))
+
+
+def _read_text(path: Path) -> str | None:
+    """The watches file's text, or None when there is none."""
     try:
         if not path.exists():
-            return []
+            return None
         if not path.is_file():
             raise WatchError(f"{path}: not a file")
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -342,28 +348,22 @@ def load_watches(path: Path) -> list[WatchSpec]:
     if len(data) > MAX_FILE_BYTES:
         raise WatchError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise WatchError(f"{path}: not UTF-8") from None
-    return parse_watches(text, source=str(path))
 
 
-def dump_watches(watches: list[WatchSpec]) -> str:
-    return tomli_w.dumps({"watch": [w.to_toml() for w in watches]})
-
-
-def save_watches(path: Path, watches: list[WatchSpec]) -> None:
+def _write_text(path: Path, text: str) -> None:
     """Write the file atomically (temp file + rename) so a reader never sees half of it.
 
     The file keeps its permissions, and a symlink keeps pointing at the file it names (the
-    target is what gets replaced). Comments are not kept: the file is rewritten from the specs.
+    target is what gets replaced).
     """
     given = path
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = dump_watches(watches)
     parse_watches(text, source=str(given))  # never write what we could not read back
     fd, tmp = tempfile.mkstemp(prefix=".watches-", suffix=".toml", dir=path.parent)
     try:
@@ -414,36 +414,68 @@ def _write_error(path: Path, exc: OSError) -> WatchError:
     return WatchError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def add_watch(path: Path, spec: WatchSpec) -> list[WatchSpec]:
+# Edits change the parsed document in place (tomlkit), so the operator's comments, ordering
+# and layout survive `watches add|remove|mute`; only the watch concerned is touched.
+
+
+@contextlib.contextmanager
+def _document(path: Path) -> Iterator[tuple[list[WatchSpec], tomlkit.TOMLDocument]]:
+    """The file's watches and its editable document, under the edit lock; written on exit."""
     with _editing(path):
-        watches = load_watches(path)
+        text = _read_text(Path(path)) or ""
+        watches = parse_watches(text, source=str(path))
+        doc = tomlkit.parse(text)
+        yield watches, doc
+        _write_text(path, tomlkit.dumps(doc))
+
+
+def _tables(doc: tomlkit.TOMLDocument) -> Any:
+    """The document's `watch` array ([[watch]] tables, or an inline array), created if absent."""
+    if "watch" not in doc:
+        doc.append("watch", tomlkit.aot())
+    return doc["watch"]
+
+
+def _index(tables: Any, watch_id: str, path: Path) -> int:
+    for i, table in enumerate(tables):
+        if str(table.get("id", "")).strip() == watch_id:
+            return i
+    raise WatchError(f"{path}: no watch with id '{watch_id}'")
+
+
+def add_watch(path: Path, spec: WatchSpec) -> list[WatchSpec]:
+    with _document(path) as (watches, doc):
         if any(w.id == spec.id for w in watches):
             raise WatchError(f"{path}: key 'id': watch '{spec.id}' already exists")
-        watches.append(spec)
-        save_watches(path, watches)
-        return watches
+        tables = _tables(doc)
+        if isinstance(tables, tomlkit.items.AoT):
+            table = tomlkit.table()
+            table.update(spec.to_toml())
+            tables.append(table)
+        else:
+            inline = tomlkit.inline_table()
+            inline.update(spec.to_toml())
+            tables.append(inline)
+        return [*watches, spec]
 
 
 def remove_watch(path: Path, watch_id: str) -> list[WatchSpec]:
-    with _editing(path):
-        watches = load_watches(path)
-        kept = [w for w in watches if w.id != watch_id]
-        if len(kept) == len(watches):
-            raise WatchError(f"{path}: no watch with id '{watch_id}'")
-        save_watches(path, kept)
-        return kept
+    with _document(path) as (watches, doc):
+        tables = _tables(doc)
+        del tables[_index(tables, watch_id, path)]
+        return [w for w in watches if w.id != watch_id]
 
 
 def mute_watch(path: Path, watch_id: str, until: datetime | None) -> WatchSpec:
     """Mute until a moment (None unmutes)."""
-    with _editing(path):
-        watches = load_watches(path)
-        for i, w in enumerate(watches):
-            if w.id == watch_id:
-                watches[i] = replace(w, muted_until=until.astimezone(UTC) if until else None)
-                save_watches(path, watches)
-                return watches[i]
-        raise WatchError(f"{path}: no watch with id '{watch_id}'")
+    with _document(path) as (watches, doc):
+        table = _tables(doc)[_index(_tables(doc), watch_id, path)]
+        muted = until.astimezone(UTC) if until else None
+        if muted is not None:
+            table["muted_until"] = muted
+        elif "muted_until" in table:
+            del table["muted_until"]
+        return next(replace(w, muted_until=muted) for w in watches if w.id == watch_id)
 
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -213,3 +213,45 @@ def test_errors_name_the_file_as_given_not_only_its_base_name(tmp_path: Path) ->
         WatchError, match=f"^{re.escape(str(path.parent / 'other.toml'))}: no watch"
     ):
         remove_watch(path.parent / "other.toml", "a")
+
+
+COMMENTED = """\
+# Watches for the Baltic desk. Ask Anna before changing recipients.
+
+[[watch]]
+id = "sarmat"            # the missile, not the tribe
+terms = ["Sarmat*", "Сармат*"]
+recipients = ["desk@example.org"]
+
+# Muted during the exercise season.
+[[watch]]
+id = "kgd"
+terms = ["Kaliningrad"]
+"""
+
+
+def test_edits_keep_the_operators_comments_and_layout(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    until = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
+    assert mute_watch(path, "kgd", until).muted_until == until
+    text = path.read_text(encoding="utf-8")
+    for comment in ("# Watches for the Baltic desk", "# the missile", "# Muted during"):
+        assert comment in text
+    assert {w.id: w.muted_until for w in load_watches(path)} == {"sarmat": None, "kgd": until}
+    mute_watch(path, "kgd", None)  # unmuting removes the key again
+    assert path.read_text(encoding="utf-8") == COMMENTED
+    add_watch(path, parse_watch({"id": "nord-stream", "terms": ["Nord Stream"]}))
+    remove_watch(path, "nord-stream")
+    assert path.read_text(encoding="utf-8").startswith(COMMENTED.rstrip("\n"))
+    remove_watch(path, "kgd")
+    assert "# the missile" in path.read_text(encoding="utf-8")
+    assert [w.id for w in load_watches(path)] == ["sarmat"]
+
+
+def test_an_inline_watch_array_is_edited_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text('watch = [{id = "a", terms = ["x"]}]  # inline\n', encoding="utf-8")
+    add_watch(path, parse_watch({"id": "b", "terms": ["y"]}))
+    assert [w.id for w in load_watches(path)] == ["a", "b"]
+    assert "# inline" in path.read_text(encoding="utf-8")
