@@ -189,8 +189,13 @@ class QualityCollector(Collector):
             if self._cached and time.monotonic() - self._cached[0] < self._ttl:
                 return self._cached[1], self._cached[2]
             from alerts.drift import open_events
+            from storage.health import missing_database
             from storage.quality import outlet_quality
 
+            # Scrapes start before `db upgrade` on a fresh machine: opening a SQLite file
+            # that is not there would create an empty one that later passes for a database.
+            if missing_database(self._engine.url.render_as_string(hide_password=True)):
+                raise LookupError("no database yet")
             quality = outlet_quality(self._engine, window=self._window)
             drifted = {e.subject for e in open_events(self._engine)}
             self._cached = (time.monotonic(), quality, drifted)

@@ -159,6 +159,17 @@ def test_exposition_in_process_reports_broker_down_without_failing(tmp_path: Pat
     assert got[("newswatch_extraction_short_share", (("outlet", "site"),))] == 1
 
 
+def test_a_scrape_before_the_database_exists_creates_no_file(tmp_path: Path) -> None:
+    db_path = tmp_path / "not-yet.db"
+    engine = make_engine(f"sqlite:///{db_path}")
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    text = exposition(build_registry(engine=engine, depths=lambda: redis_queue_depths(dead)))
+    engine.dispose()
+    assert "newswatch_broker_up" in text  # the rest of the exposition is still served
+    assert "newswatch_extraction_body_chars{" not in text
+    assert not db_path.exists()
+
+
 def test_compose_migrate_removes_stale_metric_files_and_nothing_else(tmp_path: Path) -> None:
     """The migrate service's own shell line, run natively: the schema, then last run's files."""
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
