@@ -248,7 +248,7 @@ def render(data: dict[str, Any], console: Console) -> None:
     ingest.add_column("figure")
     ingest.add_column("value", justify="right")
     ingest.add_row("stored (new)", str(hour["stored"]))
-    ingest.add_row("duplicates", str(hour["duplicates"]))
+    ingest.add_row("copies linked", str(hour["duplicates"]))
     ingest.add_row("pending (all)", str(hour["pending_total"]))
     ingest.add_row("failed (all)", str(hour["failed_total"]))
     for label, key in (

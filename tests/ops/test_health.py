@@ -140,6 +140,7 @@ def test_status_json_and_table_on_redis(ops_stack: Stack) -> None:
     render(data, console)
     table = console.export_text()
     assert "newswatch status" in table and "queues" in table and "last hour" in table
+    assert "copies linked" in table  # what the figure is: not the demo's duplicates_merged
     assert data["workers"][0]["name"] in table
 
 
