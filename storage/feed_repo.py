@@ -211,12 +211,16 @@ def create_article(session: Session, *, values: Mapping[str, Any]) -> tuple[int,
 
 
 def mark_articles_pending(session: Session, *, article_ids: Sequence[int]) -> None:
-    """Send articles back through processing (their feed entry changed)."""
+    """Send articles back through processing (their feed entry changed).
+
+    The attempt counter starts again: it bounds one processing run (a page that keeps killing
+    its worker), and a live blog updated every hour is not a page that crashes.
+    """
     if article_ids:
         session.execute(
             update(Article)
             .where(Article.id.in_(list(article_ids)))  # type: ignore[union-attr]
-            .values(status="pending", error=None)
+            .values(status="pending", error=None, attempts=0)
         )
 
 

@@ -105,8 +105,19 @@ def _outlets_by_id_cached(directory: str, mtime: float) -> dict[str, Any]:
     return {o.id: o for o in _load(Path(directory))}
 
 
+_registry_good: dict[str, dict[str, Any]] = {}  # folder → the last registry that loaded
+_registry_broken: dict[tuple[str, float], Exception] = {}  # (folder, version) → its error
+
+
 def outlets_by_id(settings: Settings | None = None) -> dict[str, Any]:
-    """Outlets keyed by id, reloaded when a file in the folder changes."""
+    """Outlets keyed by id, reloaded when a file in the folder changes.
+
+    A registry that no longer loads (a typo, an editor's half-written save) does not stop the
+    service: the last one that loaded stays in use, and the problem is logged once per version
+    of the folder. Without a good one (a worker started on a broken folder) the error is raised.
+    """
+    from sources.registry import OutletError
+
     settings = settings or get_settings()
     directory = str(Path(settings.outlets_dir))
     checked = _registry_checked.get(directory)
@@ -118,7 +129,26 @@ def outlets_by_id(settings: Settings | None = None) -> dict[str, Any]:
         key = max((f.stat().st_mtime for f in files), default=0.0) + len(files)
         checked = (now, key)
         _registry_checked[directory] = checked
-    return _outlets_by_id_cached(directory, checked[1])
+    version = (directory, checked[1])
+    error = _registry_broken.get(version)
+    if error is None:
+        try:
+            outlets = _outlets_by_id_cached(directory, checked[1])
+        except OutletError as exc:
+            error = _registry_broken[version] = exc
+            good = _registry_good.get(directory)
+            log.error(
+                "the outlet registry does not load (%s)%s",
+                "; ".join(exc.problems[:5]),
+                f"; still using the last good one ({len(good)} outlets)" if good else "",
+            )
+        else:
+            _registry_good[directory] = outlets
+            return outlets
+    good = _registry_good.get(directory)
+    if good is None:
+        raise error
+    return good
 
 
 @lru_cache(maxsize=4)
@@ -188,4 +218,6 @@ def reset() -> None:
     _watches_cached.cache_clear()
     _watches_warned.clear()
     _registry_checked.clear()
+    _registry_good.clear()
+    _registry_broken.clear()
     get_settings.cache_clear()

@@ -21,6 +21,9 @@ from workers.settings import get_settings
 # A deferred page (its host's politeness queue was full) comes back after the wait the queue
 # named (or politeness.DEFER_SECONDS), plus up to this many seconds at random.
 DEFER_SPREAD_SECONDS = 30.0
+# An article met with an outlet registry that does not load (and no good one to fall back on)
+# is tried again after this long.
+REGISTRY_WAIT_SECONDS = 60.0
 
 log = logging.getLogger("newswatch.tasks")
 _synced: dict[str, Any] = {}  # per process: the outlet registry last mirrored into feeds
@@ -96,17 +99,25 @@ class ArticleTask(Task):  # type: ignore[misc]
     name="newswatch.process_article", bind=True, base=ArticleTask, ignore_result=True, max_retries=4
 )
 def process_article(self: Any, article_id: int) -> dict[str, Any]:
+    from sources.registry import OutletError
     from workers.pipeline import Deferred, TransientError, mark_failed
     from workers.pipeline import process_article as process
 
     settings = get_settings()
     engine = runtime.get_engine(settings)
     try:
+        outlets = runtime.outlets_by_id(settings)
+    except OutletError:
+        # The registry is broken and this worker never had a good one: the article is not at
+        # fault, so it waits (no retry spent) until the outlet files are fixed.
+        process_article.apply_async((article_id,), countdown=REGISTRY_WAIT_SECONDS)
+        return {"article_id": article_id, "status": "deferred"}
+    try:
         outcome = process(
             engine,
             article_id,
             client=runtime.get_http_client(settings),
-            outlets=runtime.outlets_by_id(settings),
+            outlets=outlets,
             watches=current_watches(),
         )
     except SoftTimeLimitExceeded:

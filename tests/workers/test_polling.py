@@ -639,3 +639,39 @@ def test_the_outlets_url_filters_decide_which_entries_become_articles(
     )
     assert again.filtered == 0 and again.new_article_ids == []
     assert count(engine, FeedEntry) == 4 and count(engine, Article) == 1
+
+
+def test_a_live_blog_refreshed_many_times_stays_stored(
+    engine: Engine, server: LocalServer, client: HttpClient
+) -> None:
+    # Each poll sees a new title, so the article goes back through processing. Its attempt
+    # counter once carried over, and the 7th refresh was "gave up after 6 attempts".
+    from workers.pipeline import process_article
+
+    state = {"n": 0}
+    page_url = server.url("/live")
+
+    def feed(h: Handler) -> None:
+        state["n"] += 1
+        h.reply(
+            200, rss([{"title": f"Live: update {state['n']}", "link": page_url, "guid": "live"}])
+        )
+
+    def page(h: Handler) -> None:
+        paragraphs = "".join(
+            f"<p>Paragraph {i} of the live blog, update {state['n']}, with enough words in it to "
+            "count as the body of an article.</p>"
+            for i in range(6)
+        )
+        h.reply(200, f"<html><body><article>{paragraphs}</article></body></html>".encode())
+
+    server.static("/robots.txt", b"User-agent: *\nAllow: /\n")
+    server.route("/live", page)
+    fid = add_feed(engine, server.route("/feed", feed))
+    for i in range(10):
+        out = poll_feed(engine, fid, client=client, config=CONFIG, now=T0 + timedelta(hours=i))
+        for aid in out.new_article_ids + out.refresh_article_ids:
+            process_article(engine, aid, client=client, outlets={})
+        with Session(engine) as s:
+            status, error = s.execute(select(Article.status, Article.error)).one()
+        assert (status, error) == ("stored", None), f"after poll {i}"
