@@ -11,7 +11,7 @@ from email.parser import BytesParser
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
@@ -77,25 +77,37 @@ def _ensure_rows(session: Session, watch_ids: Iterable[str], now: datetime) -> N
 
 
 def record_mentions(
-    session: Session, *, article: Article, watches: Sequence[WatchSpec], now: datetime
+    session: Session,
+    *,
+    article: Article,
+    watches: Sequence[WatchSpec],
+    now: datetime,
+    forget_unmatched: bool = False,
 ) -> list[str]:
     """Record which watches the cleaned title + body mention, once per (watch, story).
 
     Comments are never part of the text. Returns the ids of the matching watches (already
     recorded stories included, so a reprocessed article gives the same answer).
+    `forget_unmatched` (a reclean): this article's mentions of watches its new text no longer
+    matches are deleted.
     """
     if article.id is None or not watches:
         return []
     text = "\n".join(x for x in (article.title, article.body) if x)
-    if not text:
-        return []
-    norm = normalize(text)
+    norm = normalize(text) if text else ""
     matched = [
         w.id
         for w in watches
-        if w.applies_to(outlet_id=article.outlet_id, language=article.language)
+        if norm
+        and w.applies_to(outlet_id=article.outlet_id, language=article.language)
         and w.matcher.matches_normalized(norm)
     ]
+    if forget_unmatched:
+        stale = delete(Mention).where(
+            Mention.article_id == article.id,  # type: ignore[arg-type]
+            Mention.watch_id.in_([w.id for w in watches if w.id not in matched]),  # type: ignore[attr-defined]
+        )
+        session.execute(stale)
     if not matched:
         return []
     key = story_key(session, article)

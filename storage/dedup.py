@@ -514,6 +514,7 @@ def apply_dedup(
     canonicalize: Any = None,
     outlet_aliases: Mapping[str, Sequence[str]] | None = None,
     locked: bool = False,
+    new_version: bool = True,
 ) -> DedupResult:
     """Decide and record what an article is: new, a new version, or a copy; and its story.
 
@@ -522,6 +523,8 @@ def apply_dedup(
     `copy_of_id`, `copy_kind`, `similarity` and `story_id`. `canonicalize` is
     `sources.urls.canonical_url` (applied to `page_canonical_url`).
     `locked=True` says the caller took `lock_dedup` and loaded the article after it.
+    `new_version=False`: the same page cleaned again, so a changed text replaces the old one
+    without recording it as an earlier version of the page.
     """
     assert article.id is not None, "flush the article first"
     if not locked:
@@ -543,22 +546,23 @@ def apply_dedup(
                 article.story_id,
                 article.version,
             )
-        session.execute(
-            insert_ignore(
-                session,
-                ArticleVersion,
-                {
-                    "article_id": article.id,
-                    "version": article.version,
-                    "title": article.title,
-                    "body": article.body,
-                    "body_hash": article.body_hash,
-                    "fetched_at": article.fetched_at or article.stored_at or now,
-                },
-                conflict=["article_id", "version"],
+        if new_version:
+            session.execute(
+                insert_ignore(
+                    session,
+                    ArticleVersion,
+                    {
+                        "article_id": article.id,
+                        "version": article.version,
+                        "title": article.title,
+                        "body": article.body,
+                        "body_hash": article.body_hash,
+                        "fetched_at": article.fetched_at or article.stored_at or now,
+                    },
+                    conflict=["article_id", "version"],
+                )
             )
-        )
-        article.version += 1
+            article.version += 1
         if title is not None:
             article.title = title
         if new_hash != article.body_hash:

@@ -627,8 +627,15 @@ def reclean(
         if outlet:
             q = q.where(Article.outlet_id == outlet)
         ids = [int(i) for i in session.exec(q).all()]
+    from alerts.watches import WatchError
     from storage.db import session_scope
 
+    # Mentions follow the new text (dated when each article was stored, so no spike now).
+    try:
+        watches = runtime.current_watches(get_settings())
+    except WatchError as exc:
+        _fail(str(exc))
+        return
     done = 0
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("recleaning", total=len(ids))
@@ -636,7 +643,9 @@ def reclean(
             with session_scope(engine) as session:
                 article = session.get(Article, article_id)
                 if article is not None:
-                    reclean_article(session, article, outlets=outlets, now=datetime.now(UTC))
+                    reclean_article(
+                        session, article, outlets=outlets, now=datetime.now(UTC), watches=watches
+                    )
                     done += 1
             progress.advance(task)
     console.print(f"recleaned {done} articles")

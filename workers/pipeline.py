@@ -201,8 +201,14 @@ def store_clean_article(
     content_type: str | None,
     now: datetime,
     watches: list[Any] | None = None,
+    recleaned: bool = False,
 ) -> ProcessOutcome:
-    """Write the cleaned article, its comments and removed spans, dedup links and mentions."""
+    """Write the cleaned article, its comments and removed spans, dedup links and mentions.
+
+    `recleaned`: the same page cleaned again (new rules), not a new fetch: no page version is
+    recorded, the fetch time stays, and mentions are brought in line with the new text at the
+    time the article was first stored (a reclean of a thousand articles is not a spike now).
+    """
     from sources.urls import canonical_url
     from storage.dedup import apply_dedup, lock_dedup
 
@@ -223,7 +229,8 @@ def store_clean_article(
     current.image_credits = list(cleaned.image_credits)
     current.raw_page = zlib.compress(raw, 6)
     current.raw_content_type = content_type
-    current.fetched_at = now
+    if not recleaned:
+        current.fetched_at = now
     result = apply_dedup(
         session,
         article=current,
@@ -234,6 +241,7 @@ def store_clean_article(
         now=now,
         canonicalize=canonical_url,
         locked=True,
+        new_version=not recleaned,
     )
     # apply_dedup keeps the previous text as a version; the current text is always the new one.
     current.title = cleaned.title or current.feed_title
@@ -247,7 +255,13 @@ def store_clean_article(
         from alerts.service import record_mentions
 
         session.flush()
-        mentions = record_mentions(session, article=current, watches=watches, now=now)
+        mentions = record_mentions(
+            session,
+            article=current,
+            watches=watches,
+            now=(current.stored_at or now) if recleaned else now,
+            forget_unmatched=recleaned,
+        )
     return ProcessOutcome(
         current.id or 0,
         "stored",
@@ -335,7 +349,12 @@ def process_article(
 
 
 def reclean_article(
-    session: Session, article: Article, *, outlets: dict[str, Any], now: datetime
+    session: Session,
+    article: Article,
+    *,
+    outlets: dict[str, Any],
+    now: datetime,
+    watches: list[Any] | None = None,
 ) -> ProcessOutcome:
     """Re-run cleaning on the stored raw page (after rules changed) without fetching again."""
     if not article.raw_page:
@@ -351,6 +370,8 @@ def reclean_article(
         raw=raw,
         content_type=article.raw_content_type,
         now=now,
+        watches=watches,
+        recleaned=True,
     )
 
 
