@@ -588,7 +588,10 @@ def apply_dedup(
         key = hashlib.sha256(canon.encode("utf-8")).hexdigest()
         if key != article.url_hash:
             other = session.exec(select(Article).where(Article.url_hash == key)).first()
-            if other is not None and other.id != article.id:
+            # Only a stored target: one still pending has no text or story yet, and when it
+            # is processed it would find this article's text and link back to it (a cycle of
+            # copies, neither counted as an original). Until then this article stands alone.
+            if other is not None and other.id != article.id and other.body_hash is not None:
                 root = _root(session, other)
                 article.copy_of_id, article.copy_kind, article.similarity = root.id, "url", 1.0
                 story_id = root.story_id
@@ -675,10 +678,12 @@ def apply_dedup(
 
     relinked: list[int] = []
     copy_of: int | None = None
+    if match is not None and _root(session, match).id == article.id:
+        # The match is already a copy of this article (re-rooted earlier): nothing to link,
+        # and linking back would make a cycle.
+        match, kind = None, "new"
     if match is not None:
         root = _root(session, match)
-        if root.id == article.id:  # we were its original already (re-rooted earlier)
-            root = match
         synd_to_root = outlet_named(root.outlet_id, syndicated_from, outlet_aliases)
         root_synd_from_us = outlet_named(
             article.outlet_id, root.syndicated_from or [], outlet_aliases

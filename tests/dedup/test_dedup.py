@@ -269,3 +269,33 @@ def test_prune_story_index_keeps_the_body_index(engine) -> None:
         assert prune_story_index(s, before=T0 + timedelta(days=10)) == mh.LEAD_BANDS
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(LshBucket)).one() == mh.BANDS
+
+
+def test_a_canonical_link_to_a_page_not_processed_yet_makes_no_cycle(engine) -> None:
+    # Both URLs are in feeds; the alternate (index.php?p=123) is processed first and names the
+    # other as its canonical URL, which is still pending. Linking to it then made the canonical
+    # page, once processed, a copy of its own copy: a cycle, and no original counted.
+    alternate = create(engine, "https://site.example/index.php?p=123", "site")
+    canonical = create(engine, "https://site.example/sarmat-test", "site")
+    first = process(
+        engine,
+        alternate,
+        WIRE["title"],
+        WIRE["body"],
+        page_canonical="https://site.example/sarmat-test",
+    )
+    second = process(engine, canonical, WIRE["title"], WIRE["body"], now=T0 + timedelta(minutes=5))
+    assert first.kind == "new" and second.kind == "exact"
+    a, c = get(engine, alternate), get(engine, canonical)
+    assert a.copy_of_id is None and c.copy_of_id == alternate  # one original, one copy
+    assert a.story_id is not None and c.story_id == a.story_id
+    # a third fetch that names the stored canonical page is a url copy of the same original
+    _, third = ingest(
+        engine,
+        "https://site.example/print/4567",
+        "site",
+        WIRE["title"],
+        WIRE["body"],
+        page_canonical="https://site.example/sarmat-test",
+    )
+    assert third.kind == "url" and third.copy_of_id == alternate
