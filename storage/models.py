@@ -118,6 +118,9 @@ class Article(SQLModel, table=True):
     first_seen_at: datetime
     fetched_at: datetime | None = None
     stored_at: datetime | None = Field(default=None, index=True)
+    # When its latest task began or is due (a retry, a deferral): the sweep for lost task
+    # messages leaves a pending article alone until well past this.
+    retry_at: datetime | None = None
 
 
 class ArticleVersion(SQLModel, table=True):

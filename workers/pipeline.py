@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -122,7 +122,7 @@ def begin_attempt(engine: Engine, article_id: int) -> Article | ProcessOutcome:
         article = session.execute(
             update(Article)
             .where(Article.id == article_id, Article.status == "pending")  # type: ignore[arg-type]
-            .values(attempts=Article.attempts + 1)
+            .values(attempts=Article.attempts + 1, retry_at=datetime.now(UTC))
             .returning(Article)
         ).scalar_one_or_none()
         if article is None:
@@ -139,6 +139,17 @@ def begin_attempt(engine: Engine, article_id: int) -> Article | ProcessOutcome:
         mark_failed(engine, article_id, reason)
         return ProcessOutcome(article_id, "failed", error=reason)
     return article
+
+
+def note_retry(engine: Engine, article_id: int, *, at: datetime) -> None:
+    """Record when the next task of a pending article is due, so the sweep for lost messages
+    does not send a second one meanwhile."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(Article)
+            .where(Article.id == article_id, Article.status == "pending")  # type: ignore[arg-type]
+            .values(retry_at=at)
+        )
 
 
 def release_attempt(engine: Engine, article_id: int) -> None:
@@ -378,10 +389,13 @@ def reclean_article(
 def pending_article_ids(
     engine: Engine, *, limit: int = 10_000, seen_before: datetime | None = None
 ) -> list[int]:
-    """Pending articles by id; with `seen_before`, only those first seen earlier (lost tasks)."""
+    """Pending articles by id; with `seen_before`, only those with no task since (lost tasks):
+    first seen earlier, and neither attempted nor due for a retry after it."""
     query = select(Article.id).where(Article.status == "pending")  # type: ignore[arg-type]
     if seen_before is not None:
-        query = query.where(Article.first_seen_at < seen_before)  # type: ignore[arg-type]
+        query = query.where(
+            func.coalesce(Article.retry_at, Article.first_seen_at) < seen_before  # type: ignore[arg-type]
+        )
     with Session(engine) as session:
         rows = session.exec(query.order_by(Article.id).limit(limit)).all()  # type: ignore[arg-type]
     return [int(r) for r in rows if r is not None]

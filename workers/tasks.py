@@ -100,16 +100,22 @@ class ArticleTask(Task):  # type: ignore[misc]
 )
 def process_article(self: Any, article_id: int) -> dict[str, Any]:
     from sources.registry import OutletError
-    from workers.pipeline import Deferred, TransientError, mark_failed
+    from workers.pipeline import Deferred, TransientError, mark_failed, note_retry
     from workers.pipeline import process_article as process
 
     settings = get_settings()
     engine = runtime.get_engine(settings)
+
+    def later(countdown: float) -> None:
+        # Recorded first: the sweep for lost messages must not send another meanwhile.
+        note_retry(engine, article_id, at=_now() + timedelta(seconds=countdown))
+
     try:
         outlets = runtime.outlets_by_id(settings)
     except OutletError:
         # The registry is broken and this worker never had a good one: the article is not at
         # fault, so it waits (no retry spent) until the outlet files are fixed.
+        later(REGISTRY_WAIT_SECONDS)
         process_article.apply_async((article_id,), countdown=REGISTRY_WAIT_SECONDS)
         return {"article_id": article_id, "status": "deferred"}
     try:
@@ -128,6 +134,7 @@ def process_article(self: Any, article_id: int) -> dict[str, Any]:
         # with a fresh retry budget, spread over a little more than the wait the queue named
         # so that the deferred ones do not all come back in the same second.
         countdown = (exc.retry_after or DEFER_SECONDS) + random.uniform(0, DEFER_SPREAD_SECONDS)
+        later(countdown)
         process_article.apply_async((article_id,), countdown=countdown)
         return {"article_id": article_id, "status": "deferred"}
     except TransientError as exc:
@@ -135,11 +142,13 @@ def process_article(self: Any, article_id: int) -> dict[str, Any]:
             mark_failed(engine, article_id, f"gave up after retries: {exc}")
             return {"article_id": article_id, "status": "failed"}
         countdown = exc.retry_after or min(600, 15 * 2**self.request.retries)
+        later(countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except Exception as exc:
         from storage.db import is_transient_db_error
 
         if is_transient_db_error(exc) and self.request.retries < self.max_retries:
+            # (no note_retry: the database is what just failed)
             raise self.retry(exc=exc, countdown=5 * (self.request.retries + 1)) from exc
         # Anything else will fail the same way next time: record why, never leave it pending.
         mark_failed(engine, article_id, f"{type(exc).__name__}: {exc}")
@@ -219,8 +228,9 @@ def requeue_stalled() -> int:
 
     A task message can be lost between the commit that creates an article and its publish (a
     worker killed there, or the broker down at that moment). Only when the articles queue is
-    empty, and only articles pending for longer than two hard time limits, so a message still
-    queued or running is rarely sent twice; a second one is harmless (processing is idempotent).
+    empty, and only articles with no task begun or due for two hard time limits (retries and
+    deferrals wait inside the worker, invisible to the queue depth), so a message still
+    queued, waiting or running is rarely sent twice; a second one is harmless (idempotent).
     """
     from workers.pipeline import pending_article_ids
 

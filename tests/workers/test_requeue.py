@@ -94,6 +94,18 @@ def test_stalled_pending_article_is_sent_again_only_while_the_queue_is_empty(
         lost = _article(s, 1, status="pending", seen=now - timedelta(hours=1))
         _article(s, 2, status="pending", seen=now)  # just announced: its message is on its way
         _article(s, 3, status="stored", seen=now - timedelta(hours=1))
+        # Old, but its retry waits inside the worker (invisible to the queue depth), and one
+        # whose attempt began a moment ago: neither task is lost.
+        waiting = _article(s, 4, status="pending", seen=now - timedelta(hours=1))
+        running = _article(s, 5, status="pending", seen=now - timedelta(hours=1))
+        s.execute(
+            update(Article).where(Article.id == waiting).values(retry_at=now + timedelta(minutes=5))
+        )
+        s.execute(
+            update(Article)
+            .where(Article.id == running)
+            .values(retry_at=now - timedelta(seconds=10))
+        )
     engine.dispose()
 
     assert _sweep(env) == 1
@@ -138,5 +150,8 @@ def test_a_page_its_hosts_queue_cannot_start_in_time_is_sent_again_without_spend
     with Session(engine) as s:
         row = s.get(Article, art_id)
         assert row is not None and row.status == "pending" and row.attempts == 0
+        # the deferral is recorded, so the sweep for lost messages leaves it to its own task
+        assert row.retry_at is not None
+        assert row.retry_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(seconds=30)
     engine.dispose()
     assert _queued_article_ids(data / "broker.db") == [art_id]
