@@ -134,25 +134,91 @@ def backfill_mentions(
     session: Session, *, watch: WatchSpec, since: datetime, until: datetime
 ) -> int:
     """Scan stored articles of a period for a new watch, so its baseline starts with history."""
-    count = 0
-    last_id = 0
+    count, last_id = 0, 0
     while True:
-        rows = session.exec(
-            select(Article)
-            .where(Article.status == "stored")
-            .where(Article.stored_at >= since)  # type: ignore[operator]
-            .where(Article.stored_at < until)  # type: ignore[operator]
-            .where(Article.id > last_id)  # type: ignore[operator]
-            .order_by(Article.id)  # type: ignore[arg-type]
-            .limit(BACKFILL_BATCH)
-        ).all()
-        if not rows:
+        found, last_id, done = backfill_batch(
+            session, watch=watch, since=since, until=until, after_id=last_id
+        )
+        count += found
+        if done:
             return count
-        for art in rows:
-            last_id = art.id or last_id
-            when = _aware(art.stored_at) or since
-            if record_mentions(session, article=art, watches=[watch], now=when):
-                count += 1
+
+
+def backfill_batch(
+    session: Session, *, watch: WatchSpec, since: datetime, until: datetime, after_id: int
+) -> tuple[int, int, bool]:
+    """One batch of backfill_mentions, from the article after `after_id`.
+
+    Returns (articles that mention the watch, the last article id scanned, whether the period
+    is done), so a caller can commit each batch and resume where it stopped.
+    """
+    rows = session.exec(
+        select(Article)
+        .where(Article.status == "stored")
+        .where(Article.stored_at >= since)  # type: ignore[operator]
+        .where(Article.stored_at < until)  # type: ignore[operator]
+        .where(Article.id > after_id)  # type: ignore[operator]
+        .order_by(Article.id)  # type: ignore[arg-type]
+        .limit(BACKFILL_BATCH)
+    ).all()
+    count, last_id = 0, after_id
+    for art in rows:
+        last_id = art.id or last_id
+        when = _aware(art.stored_at) or since
+        if record_mentions(session, article=art, watches=[watch], now=when):
+            count += 1
+    return count, last_id, len(rows) < BACKFILL_BATCH
+
+
+def _backfill_new_watches(
+    engine: Engine,
+    now: datetime,
+    step: int,
+    watches: Sequence[WatchSpec],
+    base_config: DetectorConfig | None,
+) -> None:
+    """Give each new watch its history, one committed batch at a time.
+
+    A month of a large store takes minutes to scan. Inside the evaluation's one transaction it
+    held SQLite's write lock all that time, and a run cut by the time limit rolled back all of
+    it, so the watch (and every watch after it) never got evaluated. Each batch here commits its
+    mentions with the watch's progress, and the next run resumes after the last article scanned.
+    """
+    end = int(now.timestamp())
+    end -= end % step
+    for spec in watches:
+        with Session(engine, expire_on_commit=False) as session:
+            sync_watches(session, [spec], now)
+            session.commit()
+            row = session.get(WatchRow, spec.id)
+            state = dict(row.detector_state or {}) if row is not None else {}
+        if state.get("t0") is not None or state.get("backfilled"):
+            continue
+        cfg = detector_config(spec, step, base_config)
+        begin = end - (cfg.baseline_days + cfg.exclude_recent_days + 1) * 86400
+        begin -= begin % step
+        since, until = datetime.fromtimestamp(begin, UTC), datetime.fromtimestamp(end, UTC)
+        after = int(state.get("backfill_after", 0))
+        done = False
+        while not done:
+            with Session(engine, expire_on_commit=False) as session:
+                _, after, done = backfill_batch(
+                    session, watch=spec, since=since, until=until, after_id=after
+                )
+                row = session.exec(
+                    select(WatchRow).where(WatchRow.id == spec.id).with_for_update()
+                ).one()
+                progress = json.loads(json.dumps(row.detector_state)) if row.detector_state else {}
+                if progress.get("t0") is not None:
+                    break  # another worker evaluated it meanwhile: its history is in
+                if not progress:
+                    progress = new_state()
+                progress["backfill_after"] = after
+                progress["backfilled"] = done
+                row.detector_state = progress
+                flag_modified(row, "detector_state")
+                session.add(row)
+                session.commit()
 
 
 # -- counting per interval --------------------------------------------------------------------
@@ -238,6 +304,7 @@ def evaluate_watches(
     """
     if isinstance(bind, Session):
         return _evaluate(bind, now, interval_seconds, watches, mail_from, config, unsubscribe_url)
+    _backfill_new_watches(bind, now, interval_seconds, watches, config)
     with Session(bind, expire_on_commit=False) as session:
         try:
             out = _evaluate(

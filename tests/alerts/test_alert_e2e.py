@@ -327,3 +327,37 @@ def test_a_norwegian_watch_takes_bokmal_and_nynorsk(engine) -> None:
         "nn": [ids["nn"]],
     }
     assert volume == {"no": 3, "nb": 2, "nn": 1}
+
+
+def test_a_new_watch_gets_its_history_in_committed_batches_that_resume(engine, monkeypatch) -> None:
+    # A month of a large store takes minutes to scan: inside the evaluation's one transaction it
+    # held SQLite's write lock throughout, and a run cut by the time limit lost all of it.
+    import alerts.service as service
+
+    monkeypatch.setattr(service, "BACKFILL_BATCH", 10)
+    feeder = Feeder(engine, [])  # stored before the watch existed: no mentions recorded yet
+    with Session(engine) as s:
+        ids = [
+            feeder.add(
+                s, START + timedelta(hours=h), OUTLETS[h % 6], "News", f"Sarmat report {h}."
+            ).id
+            for h in range(45)
+        ]
+        s.commit()
+    watch = parse_watch({"id": "sarmat", "terms": ["Sarmat"]})
+    now = START + timedelta(days=3)
+    # A run that stopped after 20 articles left its progress behind (as a cut-off run does).
+    with Session(engine) as s:
+        service.sync_watches(s, [watch], now)
+        row = s.get(Watch, "sarmat")
+        assert row is not None
+        row.detector_state = {**service.new_state(), "backfill_after": ids[19]}
+        s.add(row)
+        s.commit()
+    evaluate_watches(engine, now=now, interval_seconds=3600, watches=[watch])
+    with Session(engine) as s:
+        keys = {m.article_id for m in s.exec(select(Mention)).all()}
+        state = s.get(Watch, "sarmat").detector_state
+    # the next run resumed after the last article scanned, and finished the period
+    assert keys == set(ids[20:])
+    assert state["backfilled"] is True and state["t0"] is not None
