@@ -214,12 +214,20 @@ def deliver_outbox() -> dict[str, int]:
 
 @shared_task(name="newswatch.maintenance", ignore_result=True)
 def maintenance() -> int:
-    """Drop story-index buckets older than the story window; the near-copy index is kept."""
+    """Drop story-index buckets older than the story window (the near-copy index is kept), and
+    on the embedded default the broker's delivered messages, which kombu never deletes."""
     from storage.db import session_scope
     from storage.dedup import prune_story_index
+    from workers.broker_sqlite import prune_delivered
 
-    with session_scope(runtime.get_engine()) as session:
-        return prune_story_index(session, before=_now() - timedelta(days=3))
+    settings = get_settings()
+    with session_scope(runtime.get_engine(settings)) as session:
+        pruned = prune_story_index(session, before=_now() - timedelta(days=3))
+    if settings.embedded_broker:
+        removed = prune_delivered(settings.effective_broker_url, now=datetime.now())
+        if removed:
+            log.info("pruned delivered broker messages", extra={"count": removed})
+    return pruned
 
 
 @shared_task(name="newswatch.requeue_stalled", ignore_result=True)
