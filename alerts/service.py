@@ -6,7 +6,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any
@@ -296,19 +296,33 @@ def evaluate_watches(
     mail_from: str = DEFAULT_FROM,
     config: DetectorConfig | None = None,
     unsubscribe_url: str | None = None,
+    settle_seconds: int = 0,
 ) -> list[Alert]:
     """Step every watch's detector through the intervals closed since its last evaluation.
 
     Writes Alert rows (unique per watch, kind and interval: re-running is harmless) and
     enqueues one email per new notification; muted watches get no email, quiet hours hold it.
+    An interval counts as closed `settle_seconds` after its end: an article being processed
+    when it ended dates its mentions from its start, and commits them up to a task time limit
+    later. Evaluated before that, those mentions would land in an interval already counted.
     """
+    closed = now - timedelta(seconds=settle_seconds)
     if isinstance(bind, Session):
-        return _evaluate(bind, now, interval_seconds, watches, mail_from, config, unsubscribe_url)
-    _backfill_new_watches(bind, now, interval_seconds, watches, config)
+        return _evaluate(
+            bind, now, interval_seconds, watches, mail_from, config, unsubscribe_url, closed
+        )
+    _backfill_new_watches(bind, closed, interval_seconds, watches, config)
     with Session(bind, expire_on_commit=False) as session:
         try:
             out = _evaluate(
-                session, now, interval_seconds, watches, mail_from, config, unsubscribe_url
+                session,
+                now,
+                interval_seconds,
+                watches,
+                mail_from,
+                config,
+                unsubscribe_url,
+                closed,
             )
             session.commit()
             return out
@@ -325,11 +339,12 @@ def _evaluate(
     mail_from: str,
     base_config: DetectorConfig | None,
     unsubscribe_url: str | None,
+    closed: datetime,
 ) -> list[Alert]:
     rows = sync_watches(session, list(watches), now)
     articles = _ArticleCounts(session)
     created: list[Alert] = []
-    end = int(now.timestamp())
+    end = int(closed.timestamp())
     end -= end % step  # the start of the interval still open; everything before it is closed
     for spec in watches:
         cfg = detector_config(spec, step, base_config)

@@ -361,3 +361,28 @@ def test_a_new_watch_gets_its_history_in_committed_batches_that_resume(engine, m
     # the next run resumed after the last article scanned, and finished the period
     assert keys == set(ids[20:])
     assert state["backfilled"] is True and state["t0"] is not None
+
+
+def test_an_interval_is_counted_only_after_its_late_mentions_can_commit(engine) -> None:
+    # An article being processed as 12:00 passes is dated (seen_at) 11:59:30 but commits its
+    # mention a little later. Counted at 12:00:30, the 11:00 interval would miss it for good.
+    watch = parse_watch({"id": "sarmat", "terms": ["Sarmat"]})
+    feeder = Feeder(engine, [watch])
+    noon = START + timedelta(days=2, hours=12)
+
+    def evaluated_until(now: datetime) -> datetime:
+        evaluate_watches(
+            engine, now=now, interval_seconds=3600, watches=[watch], settle_seconds=180
+        )
+        with Session(engine) as s:
+            state = s.get(Watch, "sarmat").detector_state
+        return datetime.fromtimestamp(state["t0"] + 3600 * len(state["m"]), UTC)
+
+    assert evaluated_until(noon + timedelta(seconds=30)) == noon - timedelta(hours=1)
+    with Session(engine) as s:  # the late commit
+        feeder.add(s, noon - timedelta(seconds=30), "tass", "Sarmat", "Sarmat test.")
+        s.commit()
+    assert evaluated_until(noon + timedelta(minutes=3, seconds=30)) == noon
+    with Session(engine) as s:
+        state = s.get(Watch, "sarmat").detector_state
+    assert state["m"][-1] == 1  # the 11:00 interval has its mention
