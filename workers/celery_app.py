@@ -38,6 +38,7 @@ TASK_ROUTES = {
     "newswatch.heartbeat": {"queue": "alerts"},
     "newswatch.maintenance": {"queue": "alerts"},
     "newswatch.requeue_stalled": {"queue": "feeds"},
+    "newswatch.revive_failed": {"queue": "feeds"},
 }
 
 
@@ -87,6 +88,7 @@ def build_config(settings: Settings) -> dict[str, object]:
             "deliver-outbox": {"task": "newswatch.deliver_outbox", "schedule": 30.0},
             "heartbeat": {"task": "newswatch.heartbeat", "schedule": 30.0},
             "requeue-stalled": {"task": "newswatch.requeue_stalled", "schedule": 60.0},
+            "revive-failed": {"task": "newswatch.revive_failed", "schedule": 900.0},
             "maintenance": {"task": "newswatch.maintenance", "schedule": 6 * 3600.0},
         },
         "timezone": "UTC",

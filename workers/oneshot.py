@@ -25,6 +25,7 @@ def poll_once(
         mark_failed,
         pending_article_ids,
         process_article,
+        revive_failed,
     )
     from workers.polling import due_feed_ids, poll_feed, sync_outlets
     from workers.tasks import current_watches, poll_config
@@ -61,6 +62,9 @@ def poll_once(
             metrics.observe_poll(outcome)
             outcomes[outcome.outcome] += 1
             bar.advance(feeds_task)
+        # Articles that failed only because their site was down get their next try (cron
+        # users have no beat to run the revival).
+        revive_failed(engine, now=now)
         ids = pending_article_ids(engine)
         art_task = bar.add_task("processing articles", total=len(ids))
         for article_id in ids:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -104,12 +104,52 @@ def best_published(
 
 
 def mark_failed(engine: Engine, article_id: int, reason: str) -> None:
+    """Record a failure and when it happened (retry_at: the revival schedule counts from it)."""
     with session_scope(engine) as session:
         session.exec(  # type: ignore[call-overload]
             update(Article)
             .where(Article.id == article_id)  # type: ignore[arg-type]
-            .values(status="failed", error=reason[:2000])
+            .values(status="failed", error=reason[:2000], retry_at=datetime.now(UTC))
         )
+
+
+# Failures that say nothing about the page: its host was down, slow or rate-limiting for
+# longer than the task's own retries (minutes). Such an article is tried again later.
+TRANSIENT_FAILURES = ("gave up after retries:", "transient:")
+# Waits after each such failure before the next try; after the last one it stays failed.
+REVIVE_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))
+
+
+def revive_failed(engine: Engine, *, now: datetime, limit: int = 500) -> list[int]:
+    """Send back to pending the articles whose last failure was transient and whose wait is
+    over (1 h, then 6 h, then 24 h); returns their ids. An outage of an outlet's site longer
+    than the task retries no longer loses its articles: their feed entries are never new again.
+    """
+    query = (
+        select(Article)
+        .where(Article.status == "failed")  # type: ignore[arg-type]
+        .where(or_(*(Article.error.startswith(p) for p in TRANSIENT_FAILURES)))  # type: ignore[union-attr]
+        .where(func.coalesce(Article.retry_at, Article.first_seen_at) <= now - REVIVE_AFTER[0])
+        .order_by(Article.id)  # type: ignore[arg-type]
+    )
+    revived: list[int] = []
+    with session_scope(engine) as session:
+        for article in session.exec(query).all():
+            done = int((article.extra or {}).get("revived", 0))
+            failed_at = article.retry_at or article.first_seen_at
+            if failed_at.tzinfo is None:
+                failed_at = failed_at.replace(tzinfo=UTC)
+            if done >= len(REVIVE_AFTER) or failed_at + REVIVE_AFTER[done] > now:
+                continue
+            article.status, article.error, article.attempts = "pending", None, 0
+            article.extra = {**(article.extra or {}), "revived": done + 1}
+            article.retry_at = now
+            session.add(article)
+            assert article.id is not None
+            revived.append(article.id)
+            if len(revived) >= limit:
+                break
+    return revived
 
 
 def begin_attempt(engine: Engine, article_id: int) -> Article | ProcessOutcome:

@@ -261,6 +261,19 @@ def requeue_stalled() -> int:
     return len(ids)
 
 
+@shared_task(name="newswatch.revive_failed", ignore_result=True)
+def revive_failed() -> int:
+    """Try again the articles that failed only because their site was down for a while."""
+    from workers.pipeline import revive_failed as revive
+
+    ids = revive(runtime.get_engine(), now=_now())
+    for article_id in ids:
+        process_article.delay(article_id)
+    if ids:
+        log.info("revived articles that failed on a transient error", extra={"count": len(ids)})
+    return len(ids)
+
+
 @shared_task(name="newswatch.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Proves beat schedules and a worker consumes: status and health read this row."""
