@@ -137,11 +137,13 @@ def outlets_by_id(settings: Settings | None = None) -> dict[str, Any]:
         except OutletError as exc:
             error = _registry_broken[version] = exc
             good = _registry_good.get(directory)
-            log.error(
-                "the outlet registry does not load (%s)%s",
-                "; ".join(exc.problems[:5]),
-                f"; still using the last good one ({len(good)} outlets)" if good else "",
-            )
+            if good is not None:  # without one the error is raised, and its caller reports it
+                log.error(
+                    "the outlet registry does not load (%s); still using the last good one "
+                    "(%d outlets)",
+                    "; ".join(exc.problems[:5]),
+                    len(good),
+                )
         else:
             _registry_good[directory] = outlets
             return outlets
