@@ -263,9 +263,10 @@ def store_clean_article(
     from sources.urls import canonical_url
     from storage.dedup import apply_dedup, lock_dedup
 
-    # Children first, outside the dedup lock's span. They exist only if an earlier transaction
-    # stored this article (a crash rolls back), so a first store has nothing to delete.
-    replace_children(session, article.id or 0, cleaned, replace=article.stored_at is not None)
+    # Children first, outside the dedup lock's span. Always replaced, even on what looks like a
+    # first store: `article` was loaded before the fetch, and a second delivery of the same task
+    # may have stored it since; adding to its rows would mix two fetches' comments.
+    replace_children(session, article.id or 0, cleaned)
     lock_dedup(session)
     # Loaded after the lock, so dedup sees what another worker may have just committed.
     current = session.get(Article, article.id, populate_existing=True)
@@ -326,16 +327,10 @@ def store_clean_article(
     )
 
 
-def replace_children(
-    session: Session, article_id: int, cleaned: CleanArticle, *, replace: bool = True
-) -> None:
-    """Comments and removed spans mirror the latest cleaning; positions make rewrites idempotent.
-
-    `replace=False` skips deleting the old rows, for an article stored for the first time.
-    """
-    if replace:
-        session.exec(delete(Comment).where(Comment.article_id == article_id))  # type: ignore[call-overload,arg-type]
-        session.exec(delete(RemovedSpan).where(RemovedSpan.article_id == article_id))  # type: ignore[call-overload,arg-type]
+def replace_children(session: Session, article_id: int, cleaned: CleanArticle) -> None:
+    """Comments and removed spans mirror the latest cleaning; positions make rewrites idempotent."""
+    session.exec(delete(Comment).where(Comment.article_id == article_id))  # type: ignore[call-overload,arg-type]
+    session.exec(delete(RemovedSpan).where(RemovedSpan.article_id == article_id))  # type: ignore[call-overload,arg-type]
     if cleaned.comments:
         session.exec(  # type: ignore[call-overload]
             insert_ignore(
