@@ -8,6 +8,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
@@ -253,8 +254,16 @@ def deliver_pending(
     outbox_dir: Path,
     now: datetime | None = None,
     limit: int = BATCH,
+    time_budget: float | None = None,
 ) -> DeliveryReport:
-    """Send every due outbox row (pending and due, or a stale "sending" lease)."""
+    """Send every due outbox row (pending and due, or a stale "sending" lease).
+
+    `time_budget` (seconds): no message after the first is started past it; the rest wait for
+    the next run. A caller with a time limit passes what leaves room for one more SMTP exchange, so the
+    limit never interrupts a message between the server's acceptance and the row's update
+    (that message would be sent again).
+    """
+    started = time.monotonic()
     now = now or datetime.now(UTC)
     report = DeliveryReport()
     if smtp_url:
@@ -270,7 +279,10 @@ def deliver_pending(
             .order_by(OutboxMessage.id)  # type: ignore[arg-type]
             .limit(limit)
         ).all()
-    for row_id in ids:
+    for n, row_id in enumerate(ids):
+        # The first message always goes: a budget below one exchange must not stop delivery.
+        if n and time_budget is not None and time.monotonic() - started >= time_budget:
+            break
         status = deliver_one(
             bind, int(row_id or 0), smtp_url=smtp_url, outbox_dir=outbox_dir, now=now, report=report
         )

@@ -206,11 +206,15 @@ def deliver_outbox() -> dict[str, int]:
     from alerts.delivery import deliver_pending
 
     settings = get_settings()
+    from alerts.delivery import SMTP_TIMEOUT
+
     report = deliver_pending(
         runtime.get_engine(settings),
         smtp_url=settings.smtp_url.get_secret_value() or None,
         outbox_dir=settings.effective_outbox_dir,
         now=_now(),
+        # Room for one whole SMTP exchange (connect, send, quit) before the soft time limit.
+        time_budget=max(0.0, settings.task_soft_time_limit - 3 * SMTP_TIMEOUT),
     )
     return report.as_dict() if hasattr(report, "as_dict") else {}
 

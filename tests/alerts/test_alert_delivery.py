@@ -243,3 +243,19 @@ def test_a_bad_smtp_url_claims_no_row(engine, tmp_path: Path) -> None:
     row = _row(engine, row_id)
     # A configuration error spends none of the message's attempts.
     assert row.status == "pending" and row.attempts == 0
+
+
+def test_no_message_after_the_first_starts_past_the_time_budget(
+    engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # The task passes what leaves room for one SMTP exchange before its soft time limit: a limit
+    # hitting between the server's acceptance and the row's update would send a message twice.
+    rows = [_enqueue(engine, kind)[0] for kind in ("fired", "escalated", "resolved")]
+    out = tmp_path / "outbox"
+    spent = deliver_pending(
+        engine, smtp_url=smtp_server.url, outbox_dir=out, now=NOW, time_budget=0
+    )
+    assert spent.sent == 1  # the first always goes, so a small budget cannot stop delivery
+    assert [_row(engine, r).status for r in rows] == ["sent", "pending", "pending"]
+    rest = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=out, now=NOW)
+    assert rest.sent == 2 and len(smtp_server.handler.messages) == 3
