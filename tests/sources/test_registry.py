@@ -169,3 +169,14 @@ def test_a_fifo_named_like_an_outlet_file_is_refused_not_waited_on(tmp_path: Pat
     with pytest.raises(OutletError) as info:
         load_outlets(tmp_path)
     assert info.value.problems == ["pipe.toml: not a regular file"]
+
+
+def test_the_readmes_outlet_example_is_a_valid_outlet_file(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Outlets", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "faz.toml").write_text(example, encoding="utf-8")
+    outlet = load_outlet_file(tmp_path / "faz.toml")
+    assert outlet.cleaning.boilerplate_patterns and outlet.url_include and outlet.url_exclude
+    assert accepts_url(outlet, "https://www.faz.net/aktuell/politik/a.html")
+    assert not accepts_url(outlet, "https://www.faz.net/aktuell/video/a.html")
