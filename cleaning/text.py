@@ -555,8 +555,8 @@ def named_source(line: str, patterns: tuple[re.Pattern[str], ...]) -> str | None
 
 def add_source(sources: list[str], src: str | None, own: tuple[str | None, ...]) -> None:
     """Add an original publisher once; never the page's own outlet, never a sentence."""
-    if not src or len(src.split()) > 6:
-        return
+    if not src or len(src.split()) > 6 or parse_date(src) or not any(c.isalpha() for c in src):
+        return  # "originally published in 1923" or "... on 12 May 2024" names no outlet
     key = normalize(src)
     if not key or key in {normalize(o) for o in own if o}:
         return  # "The rights to this material belong to <ourselves>" names no other source

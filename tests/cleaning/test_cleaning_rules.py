@@ -237,6 +237,9 @@ def test_page_without_title_element_is_cleaned():
         ("Digest Weekly materials contain ratings exclusively from foreign media", []),
         # a rights notice that names the page's own outlet names no other source
         ("The rights to this material belong to Digest Weekly", []),
+        # a year or a date is not an outlet
+        ("This essay was originally published in 1923.", []),
+        ("First published on 12 May 2024.", []),
     ],
 )
 def test_notices_name_the_original_publisher(notice: str, sources: list[str]) -> None:
