@@ -286,7 +286,10 @@ def find_named_sources(tree: HtmlElement) -> list[str]:
     """
     found: list[str] = []
     body = tree.find("body")
-    for el in (body if body is not None else tree).iter("p", "div", "span", "small", "em"):
+    root = body if body is not None else tree
+    if not R.PROVENANCE_HINT_RE.search(root.text_content().lower()):
+        return found
+    for el in root.iter("p", "div", "span", "small", "em"):
         if len(el) > 3:
             continue
         t = _text(el)

@@ -453,6 +453,22 @@ DONATION_HINT_RE = re.compile(
 RIGHTS_RE = _search_lower(RIGHTS)  # search lowercased text
 SYNDICATION_RES = tuple(re.compile(p, _F) for ws in SYNDICATION.values() for p in ws)
 RIGHTS_OWNER_RES = tuple(re.compile(p, _F) for ws in RIGHTS_OWNER.values() for p in ws)
+
+
+def _hint(pattern: str) -> str:
+    """The fixed words of a notice pattern: what precedes the named source, without a leading
+    character class, so a search over a whole page starts from literal text (a leading class
+    such as "any word characters, 2 to 40" would be tried at every position of the page)."""
+    head = pattern.split("(?P<src>", 1)[0]
+    head = re.sub(r"^\[[^\]]*\]\{\d+,\d+\}\s*", "", head)
+    return re.sub(r"(?:\\s\*|:\?| )+$", "", head)  # a trailing `:?\s*` adds nothing
+
+
+# Whether a page's lowercased text holds any provenance notice at all: one pass over the text,
+# so the element-by-element look for them is skipped on the pages (nearly all) without one.
+PROVENANCE_HINT_RE = _search_lower(
+    {"all": [_hint(p) for g in (SYNDICATION, RIGHTS_OWNER) for ws in g.values() for p in ws]}
+)
 # the same, to tell on lowercased text whether a line is a notice at all (see _search_lower)
 SYNDICATION_LOWER_RES = tuple(re.compile(p, re.UNICODE) for ws in SYNDICATION.values() for p in ws)
 SHARE_RE = _line(SHARE)

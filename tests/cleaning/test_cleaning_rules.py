@@ -252,3 +252,38 @@ def test_notices_name_the_original_publisher(notice: str, sources: list[str]) ->
     got = clean(html, url="https://digest.example/a", outlet=OutletRules(name="Digest Weekly"))
     assert got.syndicated_from == sources
     assert "Digest Weekly" not in got.syndicated_from
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Originally published by The Example Times",
+        "Original publication: The Example Times",
+        "First published in The Example Times",
+        "Republished with permission from The Example Times",
+        "This article first appeared in The Example Times.",
+        "InoSMI materials contain ratings exclusively from foreign media",
+        "Erstveröffentlichung: Beispielzeitung",
+        "Zuerst erschienen bei der Beispielzeitung",
+        "Оригинал публикации: Пример",
+        "Впервые опубликовано в газете Пример",
+        "Источник публикации: Пример",
+        "Оригінал публікації: Приклад",
+        "Вперше опубліковано у виданні Приклад",
+        "Publié initialement par Le Exemple",
+        "Publication originale: Le Exemple",
+        "Publicado originalmente en El Ejemplo",
+        "Publicación original: El Ejemplo",
+        "The rights to this article belong to The Example Times",
+        "Die Rechte an diesem Artikel liegen bei der Beispielzeitung",
+        "Права на этот материал принадлежат Пример",
+        "Права на цей матеріал належать Приклад",
+    ],
+)
+def test_the_page_level_hint_sees_every_provenance_notice(notice: str) -> None:
+    # The DOM is searched for notices only on pages where the hint matches: a notice pattern
+    # the hint missed would never be read from a page that trafilatura dropped it from.
+    from cleaning import rules as R
+
+    assert any(rx.search(notice) for rx in R.SYNDICATION_RES + R.RIGHTS_OWNER_RES)
+    assert R.PROVENANCE_HINT_RE.search(notice.lower())
