@@ -328,6 +328,7 @@ def _article_row(a: Article) -> dict[str, Any]:
         "authors": a.authors,
         "published": _utc(a.published).isoformat() if a.published else None,
         "language": a.language,
+        "syndicated_from": a.syndicated_from or [],
         "copy_of": a.copy_of_id,
         "copy_kind": a.copy_kind,
         "similarity": a.similarity,
@@ -477,18 +478,23 @@ def articles_show(
         "published",
         "language",
         "status",
-        "copy_of",
-        "story",
         "version",
     ):
+        value = data[key]
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        console.print(f"[dim]{key}:[/dim] {escape(shown)}", soft_wrap=True, highlight=False)
+    from workers.cli_stories import describe_relations
+
+    if data["syndicated_from"]:
         console.print(
-            f"[dim]{key}:[/dim] {escape(str(data[key]))}", soft_wrap=True, highlight=False
+            f"[dim]names as original:[/dim] {escape(', '.join(data['syndicated_from']))}",
+            soft_wrap=True,
+            highlight=False,
         )
-    console.print(
-        f"[dim]relations:[/dim] {escape(json.dumps(relations, default=str))}",
-        soft_wrap=True,
-        highlight=False,
-    )
+    # `--format json` has the whole structure; people get one line per relation.
+    for line in describe_relations(relations):
+        key, _, rest = line.partition(": ")
+        console.print(f"[dim]{key}:[/dim] {escape(rest)}", soft_wrap=True, highlight=False)
     console.print()
     console.print(article.body or "", markup=False, highlight=False, soft_wrap=wrap)
     if comments:

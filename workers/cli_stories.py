@@ -154,6 +154,35 @@ def article_relations(session: Session, article_id: int) -> dict[str, Any]:
     }
 
 
+def describe_relations(rel: dict[str, Any]) -> list[str]:
+    """article_relations for people: one line each for its original, copies, versions, story."""
+
+    def who(a: dict[str, Any]) -> str:
+        return f"#{a['id']} {a['outlet']}"
+
+    lines: list[str] = []
+    if rel.get("copy_of"):
+        how = rel.get("copy_kind") or "copy"
+        sim = rel.get("similarity")
+        sim_text = f", similarity {sim:.2f}" if isinstance(sim, int | float) else ""
+        lines.append(f"copy of: {who(rel['copy_of'])} ({how}{sim_text}) {rel['copy_of']['url']}")
+    if rel.get("copies"):
+        shown = ", ".join(f"{who(c)} ({c['copy_kind']})" for c in rel["copies"][:10])
+        more = len(rel["copies"]) - 10
+        lines.append(f"copies: {shown}" + (f" and {more} more" if more > 0 else ""))
+    versions = rel.get("versions") or []
+    if len(versions) > 1:
+        lines.append(f"versions: {len(versions)} (this text is version {rel.get('version')})")
+    story = rel.get("story")
+    if story:
+        first = story.get("first_published") or "?"
+        lines.append(
+            f"story: #{story['id']}, {len(story['articles'])} articles; first published by "
+            f"{story['first_outlet']} (#{story['first_article_id']}) at {first}"
+        )
+    return lines
+
+
 def register(app: typer.Typer, *, get_engine: Callable[[], Any]) -> None:
     """Add the `stories` command group to the main CLI."""
     stories_app = typer.Typer(no_args_is_help=True, help="Stories: one event across outlets.")

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from tests.dedup.dedup_helpers import article, edit, ingest, process, syndicate
-from workers.cli_stories import article_relations, parse_since, register
+from workers.cli_stories import article_relations, describe_relations, parse_since, register
 
 
 def _fill(engine) -> dict[str, int]:
@@ -68,6 +68,15 @@ def test_article_relations(engine) -> None:
         copy = article_relations(s, ids["copy"])
         assert copy["copy_of"]["id"] == ids["wire"] and copy["copy_kind"] == "near"
         assert article_relations(s, 999_999) == {}
+        # the people's view of the same: one line per relation, no JSON
+        lines = describe_relations(rel)
+        assert lines[0] == f"copies: #{ids['copy']} dailyherald (near)"
+        assert lines[1] == "versions: 2 (this text is version 2)"
+        assert lines[2].startswith(f"story: #{rel['story']['id']}, 3 articles; first published ")
+        assert f"by wirewire (#{ids['wire']})" in lines[2]
+        (copy_line, _story) = describe_relations(copy)
+        assert copy_line.startswith(f"copy of: #{ids['wire']} wirewire (near, similarity 0.")
+        assert copy_line.endswith("https://wire.example/peru")
 
 
 def test_stories_list_json_and_table(engine) -> None:
