@@ -631,8 +631,22 @@ class Detector:
         phase = st["phase"]
         if phase == "cooldown":
             # The burst's tail or a second wave inside the cool-down is the same story: it
-            # restarts the cool-down instead of notifying again.
-            if sig:
+            # restarts the cool-down instead of notifying again. But a wave at least
+            # escalation_factor × the last notified peak is news, however soon it comes: the
+            # story escalated (or, past its escalation, fires anew). It is judged on windows
+            # that began after the burst went quiet (the 12 and 24 hour ones still hold it).
+            fresh = self._since_resolved(st, t, sig)
+            if fresh and _rate(fresh) >= cfg.escalation_factor * st["peak"]:
+                if st["escalations"] < cfg.max_escalations:
+                    st["phase"] = "firing"
+                    st["escalations"] += 1
+                    st["peak"] = _rate(fresh)
+                    st["quiet_run"] = 0
+                    self._exclude(st, max(x.window for x in fresh))
+                    return self._note("escalated", t, _best(fresh), base, False, st["t0"])
+                phase = st["phase"] = "quiet"
+                sig = fresh
+            elif sig:
                 self._exclude(st, max(x.window for x in sig))
                 st["cool_left"] = cfg.cooldown_intervals
                 return None
@@ -676,6 +690,7 @@ class Detector:
         if st["quiet_run"] >= cfg.quiet_intervals:
             st["phase"] = "cooldown"
             st["cool_left"] = cfg.cooldown_intervals
+            st["resolved_at"] = t
             note = {
                 "time": _iso(t),
                 "kind": "resolved",
@@ -684,6 +699,15 @@ class Detector:
             }
             return note
         return None
+
+    def _since_resolved(self, st: dict[str, Any], t: int, sig: list[_Test]) -> list[_Test]:
+        """The significant windows that lie wholly after the last burst went quiet (its last
+        quiet_intervals were already quiet when it was resolved)."""
+        resolved = st.get("resolved_at")
+        if resolved is None or not sig:
+            return []
+        after = (t - int(resolved)) // self.config.interval_seconds + self.config.quiet_intervals
+        return [x for x in sig if x.window <= after]
 
     def _elevated(self, tests: list[_Test]) -> bool:
         """Still part of the burst: the recent few intervals are above usual at a relaxed level."""

@@ -82,6 +82,22 @@ def test_escalation_needs_about_twice_the_peak_and_happens_once() -> None:
     assert [n["kind"] for n in flat] == ["fired", "resolved"]
 
 
+def test_a_much_bigger_burst_during_the_cool_down_is_notified() -> None:
+    # The 12 and 24 hour windows still hold the first burst for a day after it resolves, and
+    # used to restart the cool-down on every hour of a second burst, however large: silent.
+    base = background(40, seed=4)
+    first_at = 33 * 24 + 10
+    second_at = first_at + 30  # about 20 h after the first one resolved
+    twice = with_burst(with_burst(base, first_at, [12, 15, 10, 6]), second_at, [150] * 6)
+    notes = replay(twice)
+    assert [n["kind"] for n in notes] == ["fired", "resolved", "escalated", "resolved"]
+    escalated = notes[2]
+    assert escalated["time"] == base[second_at].start.isoformat().replace("+00:00", "Z")
+    # a second wave of the same size inside the cool-down is still the same story: silent
+    same = with_burst(with_burst(base, first_at, [12, 15, 10, 6]), second_at, [12, 15, 10, 6])
+    assert [n["kind"] for n in replay(same)] == ["fired", "resolved"]
+
+
 def test_min_outlets_blocks_a_single_outlet_flood() -> None:
     base = background(40, seed=6)
     at = 35 * 24 + 12
