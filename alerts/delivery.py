@@ -128,8 +128,9 @@ def _envelope_from(raw: bytes) -> str:
 
 def _smtp_send(
     target: SmtpTarget, sender: str, recipients: list[str], raw: bytes
-) -> tuple[str, str]:
-    """One SMTP transaction; returns (outcome, error text). Never logs the password."""
+) -> tuple[str, str, list[str] | None]:
+    """One SMTP transaction; returns (outcome, error text, recipients still to send to when
+    only some were refused for now). Never logs the password."""
     try:
         if target.ssl:
             ctx = ssl.create_default_context()
@@ -139,7 +140,7 @@ def _smtp_send(
         else:
             conn = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT)
     except (OSError, smtplib.SMTPException) as exc:
-        return _Outcome.DOWN, f"connect {target.describe()}: {type(exc).__name__}: {exc}"
+        return _Outcome.DOWN, f"connect {target.describe()}: {type(exc).__name__}: {exc}", None
     try:
         conn.ehlo_or_helo_if_needed()
         if target.starttls:
@@ -149,14 +150,21 @@ def _smtp_send(
             conn.login(target.username, target.password or "")
         refused = conn.sendmail(sender, recipients, raw)
         if refused:
-            return _Outcome.SENT, f"some recipients refused: {sorted(refused)}"
-        return _Outcome.SENT, ""
+            # The others have it. A recipient refused for now (greylisting, a full mailbox)
+            # is tried again alone; one refused for good is recorded.
+            later = sorted(r for r, (code, _) in refused.items() if 400 <= code < 500)
+            never = sorted(r for r, (code, _) in refused.items() if not 400 <= code < 500)
+            text = f"delivered to {len(recipients) - len(refused)} of {len(recipients)}"
+            text += f"; refused for now: {later}" if later else ""
+            text += f"; refused: {never}" if never else ""
+            return (_Outcome.RETRY if later else _Outcome.SENT), text, later or None
+        return _Outcome.SENT, "", None
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [c for c, _ in exc.recipients.values()]
         temp = any(400 <= c < 500 for c in codes)
-        return (_Outcome.RETRY if temp else _Outcome.FAILED), f"recipients refused: {codes}"
+        return (_Outcome.RETRY if temp else _Outcome.FAILED), f"recipients refused: {codes}", None
     except smtplib.SMTPAuthenticationError as exc:
-        return _Outcome.FAILED, f"authentication failed ({exc.smtp_code})"
+        return _Outcome.FAILED, f"authentication failed ({exc.smtp_code})", None
     except smtplib.SMTPResponseException as exc:
         text = (
             exc.smtp_error.decode("utf-8", "replace")
@@ -164,14 +172,14 @@ def _smtp_send(
             else str(exc.smtp_error)
         )
         outcome = _Outcome.RETRY if 400 <= exc.smtp_code < 500 else _Outcome.FAILED
-        return outcome, f"{exc.smtp_code} {text[:300]}"
+        return outcome, f"{exc.smtp_code} {text[:300]}", None
     except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
-        return _Outcome.DOWN, f"{type(exc).__name__}: {exc}"
+        return _Outcome.DOWN, f"{type(exc).__name__}: {exc}", None
     except (UnicodeError, ValueError) as exc:
         # e.g. a non-ASCII address: smtplib speaks ASCII, and no retry changes that.
-        return _Outcome.FAILED, f"message cannot be sent as is: {type(exc).__name__}"
+        return _Outcome.FAILED, f"message cannot be sent as is: {type(exc).__name__}", None
     except smtplib.SMTPException as exc:
-        return _Outcome.RETRY, f"{type(exc).__name__}: {exc}"
+        return _Outcome.RETRY, f"{type(exc).__name__}: {exc}", None
     finally:
         try:
             conn.quit()
@@ -214,12 +222,17 @@ def deliver_one(
             )
             report.written += 1
             return "sent"
-        outcome, error = _smtp_send(target, _envelope_from(raw), recipients, raw)
+        outcome, error, remaining = _smtp_send(target, _envelope_from(raw), recipients, raw)
     except Exception as exc:  # noqa: BLE001 - one bad row must not stall the outbox
         # Only the type: a driver or library message may carry too much. Retried with backoff
         # and failed after MAX_TEMP_ATTEMPTS like any temporary error, instead of sitting in
         # "sending" and being re-claimed forever.
-        outcome, error = _Outcome.RETRY, f"delivery error: {type(exc).__name__}"
+        outcome, error, remaining = _Outcome.RETRY, f"delivery error: {type(exc).__name__}", None
+    if remaining is not None:
+        # Only these are tried again: the others already have the message.
+        _finish(bind, outbox_id, recipients=remaining)
+    if outcome == _Outcome.SENT and error:
+        log.warning("alert email %s: %s", message_id, error)
     if outcome == _Outcome.SENT:
         _finish(
             bind,

@@ -259,3 +259,51 @@ def test_no_message_after_the_first_starts_past_the_time_budget(
     assert [_row(engine, r).status for r in rows] == ["sent", "pending", "pending"]
     rest = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=out, now=NOW)
     assert rest.sent == 2 and len(smtp_server.handler.messages) == 3
+
+
+class _Greylisting:
+    """Refuses one recipient at RCPT (4xx) the first `times` transactions, another for good."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.messages: list[list[str]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address == "gone@example.org":
+            return "550 5.1.1 no such user"
+        if address == "grey@example.org" and self.times > 0:
+            self.times -= 1
+            return "450 4.7.1 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(list(envelope.rcpt_tos))
+        return "250 OK queued"
+
+
+def test_a_recipient_refused_for_now_is_tried_again_alone(engine, tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    handler = _Greylisting(times=1)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        url = f"smtp://127.0.0.1:{port}"
+        people = ("a@example.org", "grey@example.org", "gone@example.org")
+        row_id, _ = _enqueue(engine, recipients=people)
+        first = deliver_pending(engine, smtp_url=url, outbox_dir=tmp_path, now=NOW)
+        assert first.retried == 1 and handler.messages == [["a@example.org"]]
+        row = _row(engine, row_id)
+        assert row.status == "pending" and row.recipients == ["grey@example.org"]
+        assert "refused for now: ['grey@example.org']" in (row.last_error or "")
+        assert "refused: ['gone@example.org']" in (row.last_error or "")
+        later = NOW + timedelta(hours=2)
+        second = deliver_pending(engine, smtp_url=url, outbox_dir=tmp_path, now=later)
+        assert second.sent == 1 and handler.messages[1] == ["grey@example.org"]
+        assert _row(engine, row_id).status == "sent"
+        # nobody got it twice
+        assert [r for batch in handler.messages for r in batch].count("a@example.org") == 1
+    finally:
+        controller.stop()
