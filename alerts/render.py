@@ -164,6 +164,14 @@ def snippet(text: str, matcher: Matcher | None, limit: int = SNIPPET_CHARS) -> t
     return prefix + piece + suffix, rel
 
 
+def article_snippet(a: ArticleSummary, matcher: Matcher | None) -> tuple[str, list]:
+    """The snippet of an article: around the term in its text, or its title when only the
+    title names the term (the text's opening would show no highlighted term at all)."""
+    if matcher is not None and a.text and not matcher.spans(a.text) and matcher.spans(a.title):
+        return snippet(a.title, matcher)
+    return snippet(a.text or a.title, matcher)
+
+
 def _highlight_html(text: str, spans: list) -> str:
     out, pos = [], 0
     for a, b in spans:
@@ -257,7 +265,12 @@ def render_alert(
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((header_safe(from_name, 80), from_addr))
     clean_to = [header_safe(r, 254) for r in recipients if "@" in r]
-    msg["To"] = ", ".join(clean_to) if clean_to else from_addr
+    # Recipients of one watch may be strangers to each other (several desks, clients): with
+    # more than one, the addresses travel only in the SMTP envelope, as with Bcc.
+    if len(clean_to) == 1:
+        msg["To"] = clean_to[0]
+    else:
+        msg["To"] = "undisclosed-recipients:;" if clean_to else from_addr
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now.astimezone(UTC))
     msg["Message-ID"] = mid
@@ -274,7 +287,7 @@ def render_alert(
     text_lines += why
     text_lines += ["", "Top stories:" if top else "No stories to show."]
     for a in top:
-        snip, spans = snippet(a.text or a.title, matcher)
+        snip, spans = article_snippet(a, matcher)
         link = safe_url(a.url) or "(link withheld: not http/https)"
         copies = f" (+{a.copies} {'copy' if a.copies == 1 else 'copies'})" if a.copies else ""
         text_lines += [
@@ -290,7 +303,7 @@ def render_alert(
     esc = html.escape
     items = []
     for a in top:
-        snip, spans = snippet(a.text or a.title, matcher)
+        snip, spans = article_snippet(a, matcher)
         href = safe_url(a.url)
         title = esc(header_safe(a.title, 300)) or "(untitled)"
         head = f'<a href="{esc(href, quote=True)}">{title}</a>' if href else title
@@ -317,8 +330,14 @@ def render_alert(
     )
     msg.add_alternative(body_html, subtype="html", cte="quoted-printable")
     html_part: Any = msg.get_payload()[1]  # type: ignore[index]
+    # inline, not attachment: some clients list an attachment even when the HTML shows it
     html_part.add_related(
-        png, maintype="image", subtype="png", cid="<sparkline>", filename="sparkline.png"
+        png,
+        maintype="image",
+        subtype="png",
+        cid="<sparkline>",
+        filename="sparkline.png",
+        disposition="inline",
     )
     return RenderedAlert(mid, subject, msg)
 

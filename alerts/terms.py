@@ -15,8 +15,33 @@ MAX_TEXT_CHARS = 2_000_000  # bounded work per article, whatever a page holds
 _GAP = r"[\s\-\u2010-\u2015\u00ad]+"
 
 
+# Typographic apostrophes and their look-alikes fold to "'": CMSs print "O’Brien", people
+# type "O'Brien".
+_APOSTROPHES = frozenset("\u2019\u2018\u02bc\u0060\u00b4\u2032\uff07")
+
+# Scripts written without spaces between words: a term in them has no word boundary to wait
+# for ("北京" inside "今天北京下雨"). Hangul attaches particles to nouns ("서울에서").
+_UNSPACED = (
+    "CJK UNIFIED",
+    "CJK COMPATIBILITY IDEOGRAPH",
+    "HIRAGANA",
+    "KATAKANA",
+    "THAI ",
+    "LAO ",
+    "KHMER ",
+    "MYANMAR ",
+    "HANGUL",
+)
+
+
+def _unspaced(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith(_UNSPACED)
+
+
 @lru_cache(maxsize=8192)
 def _fold_char(ch: str) -> str:
+    if ch in _APOSTROPHES:
+        return "'"
     decomposed = unicodedata.normalize("NFKD", ch)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.casefold()
@@ -56,7 +81,9 @@ def _term_pattern(term: str) -> str:
     # \w is Unicode-aware on str patterns, so Cyrillic and Greek words get real boundaries;
     # with a wildcard the last word may continue (inflections: "Сармат*" → "Сармата").
     tail = r"\w*" if wildcard else ""
-    return rf"(?<!\w){body}{tail}(?!\w)"
+    before = "" if _unspaced(words[0][0]) else r"(?<!\w)"
+    after = "" if _unspaced(words[-1][-1]) and not wildcard else r"(?!\w)"
+    return rf"{before}{body}{tail}{after}"
 
 
 @dataclass(frozen=True)

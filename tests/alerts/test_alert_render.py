@@ -172,3 +172,30 @@ def test_why_names_the_trade_between_the_two_tests() -> None:
     text = msg.get_body(preferencelist=("plain",)).get_content()
     assert "hours just before the window" in text
     assert "far beyond its long-run share" in text
+
+
+def test_recipients_do_not_see_each_other_and_the_chart_is_inline() -> None:
+    many = _render(recipients=["a@desk.example", "b@client.example"])
+    mail = message_from_bytes(many.as_bytes(), policy=default)
+    assert "a@desk.example" not in mail["To"] and "b@client.example" not in mail["To"]
+    assert mail["To"] == "undisclosed-recipients:;"
+    one = message_from_bytes(_render(recipients=["a@desk.example"]).as_bytes(), policy=default)
+    assert one["To"] == "a@desk.example"
+    (image,) = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert image.get_content_disposition() == "inline" and image["Content-ID"] == "<sparkline>"
+
+
+def test_a_term_only_in_the_title_is_shown_highlighted() -> None:
+    title_only = ArticleSummary(
+        title="Kaliningrad blockade tightens",
+        url="https://example.org/k",
+        outlet="tass",
+        time=NOW,
+        text="Officials met on Monday to discuss the port and its rail links.",
+    )
+    r = _render(articles=[title_only], matcher=compile_terms(["Kaliningrad"]))
+    mail = message_from_bytes(r.as_bytes(), policy=default)
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "<strong>Kaliningrad</strong> blockade tightens" in html
+    assert "*Kaliningrad* blockade tightens" in text

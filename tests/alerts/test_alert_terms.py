@@ -69,3 +69,27 @@ def test_bad_terms_are_rejected() -> None:
 def test_regex_metacharacters_are_literal() -> None:
     assert compile_terms(["(lang)"]).count("x (lang) y, x(lang)y") == 1
     assert compile_terms(["a.b"]).matches("a.b") and not compile_terms(["a.b"]).matches("axb")
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("O'Brien", "Minister O’Brien said on Monday"),  # typed ASCII, printed typographic
+        ("O’Brien", "Minister O'Brien said on Monday"),
+        ("Côte d'Ivoire", "in Côte d’Ivoire"),
+        ("北京", "今天北京下雨"),  # Chinese has no spaces between words
+        ("東京", "東京都の発表"),
+        ("ソウル", "ソウル市"),
+        ("서울", "서울에서 열린 회의"),  # a Korean particle attached to the noun
+    ],
+)
+def test_apostrophes_fold_and_unspaced_scripts_match_inside_text(term: str, text: str) -> None:
+    matcher = compile_terms([term])
+    assert matcher.count(text) == 1
+    ((start, end),) = matcher.spans(text)
+    assert normalize(text[start:end]) == normalize(term)
+
+
+def test_latin_words_keep_their_boundaries() -> None:
+    assert compile_terms(["Kaliningrad"]).count("Kaliningrader Zeitung") == 0
+    assert compile_terms(["Sarmat"]).count("Sarmatian tribes") == 0
