@@ -164,6 +164,34 @@ def snippet(text: str, matcher: Matcher | None, limit: int = SNIPPET_CHARS) -> t
     return prefix + piece + suffix, rel
 
 
+def to_header(recipients: Sequence[str], from_addr: str) -> str:
+    """The To header. Recipients of one watch may be strangers to each other (several desks,
+    clients): with more than one, the addresses travel only in the SMTP envelope, as with Bcc."""
+    clean = [header_safe(r, 254) for r in recipients if "@" in r]
+    if len(clean) == 1:
+        return clean[0]
+    return "undisclosed-recipients:;" if clean else from_addr
+
+
+def list_unsubscribe(target: str | None, watch_id: str, from_addr: str) -> str:
+    """The List-Unsubscribe header: an https page and/or a mailto an operator reads.
+
+    `target` is NEWSWATCH_UNSUBSCRIBE_URL: "mailto:ADDRESS" or an http(s) URL in which
+    "{watch}" becomes the watch id. Without one the request goes to the sender's address.
+    """
+    mail_to = from_addr
+    url = None
+    if target and target.startswith("mailto:"):
+        addr = parseaddr(header_safe(target.removeprefix("mailto:"), 254))[1]
+        mail_to = addr if "@" in addr else from_addr
+    elif target:
+        url = safe_url(target.replace("{watch}", quote(watch_id, safe="")))
+    parts = [f"<mailto:{mail_to}?subject={quote('unsubscribe ' + watch_id)}>"]
+    if url:
+        parts.insert(0, f"<{url}>")
+    return ", ".join(parts)
+
+
 def article_snippet(a: ArticleSummary, matcher: Matcher | None) -> tuple[str, list]:
     """The snippet of an article: around the term in its text, or its title when only the
     title names the term (the text's opening would show no highlighted term at all)."""
@@ -264,22 +292,13 @@ def render_alert(
 
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((header_safe(from_name, 80), from_addr))
-    clean_to = [header_safe(r, 254) for r in recipients if "@" in r]
-    # Recipients of one watch may be strangers to each other (several desks, clients): with
-    # more than one, the addresses travel only in the SMTP envelope, as with Bcc.
-    if len(clean_to) == 1:
-        msg["To"] = clean_to[0]
-    else:
-        msg["To"] = "undisclosed-recipients:;" if clean_to else from_addr
+    msg["To"] = to_header(recipients, from_addr)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now.astimezone(UTC))
     msg["Message-ID"] = mid
     msg["X-Newswatch-Watch"] = header_safe(watch_id, 64)
     msg["X-Newswatch-Kind"] = header_safe(str(note.get("kind")), 16)
-    unsub = [f"<mailto:{from_addr}?subject={quote('unsubscribe ' + watch_id)}>"]
-    if safe_url(unsubscribe_url):
-        unsub.insert(0, f"<{safe_url(unsubscribe_url)}>")
-    msg["List-Unsubscribe"] = ", ".join(unsub)
+    msg["List-Unsubscribe"] = list_unsubscribe(unsubscribe_url, watch_id, from_addr)
 
     top = list(articles)[:MAX_ARTICLES]
     why = _why(note)
@@ -351,6 +370,7 @@ def render_digest(
     mail_from: str,
     now: datetime,
     key: str,
+    unsubscribe_url: str | None = None,
 ) -> RenderedAlert:
     """One message collecting alerts held during quiet hours: (subject, text body) pairs."""
     from_name, from_addr = parseaddr(header_safe(mail_from))
@@ -362,13 +382,13 @@ def render_digest(
     subject = header_safe(f"{label}: {len(parts)} alerts held during quiet hours")
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((header_safe(from_name, 80), from_addr))
-    msg["To"] = ", ".join(header_safe(r, 254) for r in recipients if "@" in r) or from_addr
+    msg["To"] = to_header(recipients, from_addr)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now.astimezone(UTC))
     msg["Message-ID"] = mid
     msg["X-Newswatch-Watch"] = header_safe(watch_id, 64)
     msg["X-Newswatch-Kind"] = "digest"
-    msg["List-Unsubscribe"] = f"<mailto:{from_addr}?subject={quote('unsubscribe ' + watch_id)}>"
+    msg["List-Unsubscribe"] = list_unsubscribe(unsubscribe_url, watch_id, from_addr)
     blocks = []
     for subj, body in parts:
         blocks.append(f"== {header_safe(subj)} ==\n{body.strip()}\n")

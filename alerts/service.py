@@ -403,7 +403,9 @@ def _evaluate(
         row.last_evaluated_at = now
         session.add(row)
     session.flush()
-    release_held(session, watches=watches, now=now, mail_from=mail_from)
+    release_held(
+        session, watches=watches, now=now, mail_from=mail_from, unsubscribe_url=unsubscribe_url
+    )
     return created
 
 
@@ -571,7 +573,12 @@ def _plain_text(raw: bytes) -> str:
 
 
 def release_held(
-    session: Session, *, watches: Sequence[WatchSpec], now: datetime, mail_from: str = DEFAULT_FROM
+    session: Session,
+    *,
+    watches: Sequence[WatchSpec],
+    now: datetime,
+    mail_from: str = DEFAULT_FROM,
+    unsubscribe_url: str | None = None,
 ) -> int:
     """Alerts held in quiet hours go out once the window ends: one as is, several as a digest."""
     by_id = {w.id: w for w in watches}
@@ -603,6 +610,7 @@ def release_held(
             mail_from=mail_from,
             now=now,
             key="|".join(m.message_id for m in msgs),
+            unsubscribe_url=unsubscribe_url,
         )
         session.execute(
             insert_ignore(

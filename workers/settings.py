@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     mail_from: str = Field("newswatch <newswatch@localhost>", description="From address of emails.")
     outbox_dir: Path | None = Field(None, description="Where .eml files go without SMTP.")
     ops_email: str = Field("", description="Recipient of operational alarms (extraction drift).")
+    unsubscribe_url: str = Field(
+        "",
+        description="List-Unsubscribe target of alert emails: mailto:ADDRESS or an https URL "
+        "({watch} becomes the watch id); empty = a mailto to the sender.",
+    )
     allowed_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="CIDRs the SSRF guard lets through (comma separated)."
     )
@@ -139,6 +144,16 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or sqla+sqlite:// URL")
         if url.startswith(("redis://", "rediss://")):
             _check_url_parts(url)
+        return value
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _check_unsubscribe(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("mailto:", "https://", "http://")):
+            raise ValueError("must be mailto:ADDRESS or an http(s) URL")
+        if value.startswith("mailto:") and "@" not in value:
+            raise ValueError("mailto: needs an address")
         return value
 
     @field_validator("smtp_url")

@@ -168,6 +168,7 @@ def evaluate_watches() -> int:
         interval_seconds=settings.alert_interval_seconds,
         watches=current_watches(),
         mail_from=settings.mail_from,
+        unsubscribe_url=settings.unsubscribe_url or None,
         # an article in processing when an interval ended commits its mentions within a
         # task time limit; the interval is counted after that
         settle_seconds=settings.task_time_limit,

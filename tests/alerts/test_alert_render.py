@@ -199,3 +199,36 @@ def test_a_term_only_in_the_title_is_shown_highlighted() -> None:
     text = mail.get_body(preferencelist=("plain",)).get_content()
     assert "<strong>Kaliningrad</strong> blockade tightens" in html
     assert "*Kaliningrad* blockade tightens" in text
+
+
+def test_list_unsubscribe_goes_where_someone_reads_it() -> None:
+    from alerts.render import list_unsubscribe
+
+    sender = "alerts@news.example"
+    assert list_unsubscribe(None, "kgd", sender) == (
+        "<mailto:alerts@news.example?subject=unsubscribe%20kgd>"
+    )
+    assert list_unsubscribe("mailto:desk@news.example", "kgd", sender) == (
+        "<mailto:desk@news.example?subject=unsubscribe%20kgd>"
+    )
+    both = list_unsubscribe("https://news.example/stop?watch={watch}", "nord stream", sender)
+    assert both.startswith("<https://news.example/stop?watch=nord%20stream>, <mailto:")
+    # never a link of another scheme, never a header break
+    assert "javascript" not in list_unsubscribe("javascript:alert(1)", "kgd", sender)
+    assert "\n" not in list_unsubscribe("mailto:a@b.example\nBcc: x@y.example", "kgd", sender)
+    # the digest of held alerts carries the same header
+    from alerts.render import render_digest
+
+    digest = render_digest(
+        watch_id="kgd",
+        label="Kaliningrad",
+        parts=[("one", "a"), ("two", "b")],
+        recipients=["a@desk.example", "b@client.example"],
+        mail_from="newswatch <alerts@news.example>",
+        now=NOW,
+        key="x",
+        unsubscribe_url="mailto:desk@news.example",
+    )
+    mail = message_from_bytes(digest.as_bytes(), policy=default)
+    assert mail["List-Unsubscribe"].startswith("<mailto:desk@news.example")
+    assert mail["To"] == "undisclosed-recipients:;"

@@ -104,6 +104,10 @@ def migrated(tmp_path: Path, **extra: str) -> dict[str, str]:
             {"NEWSWATCH_BROKER_URL": "redis://:change-me@redis:6379/0"},
             ["error: NEWSWATCH_BROKER_URL: the password is .env.example's placeholder"],
         ),
+        (
+            {"NEWSWATCH_UNSUBSCRIBE_URL": "ftp://lists.example/stop"},
+            ["error: NEWSWATCH_UNSUBSCRIBE_URL: must be mailto:ADDRESS or an http(s) URL"],
+        ),
     ],
 )
 def test_an_invalid_setting_is_one_line_per_problem(
