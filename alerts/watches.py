@@ -69,6 +69,9 @@ class QuietHours:
             start, end = time(int(h1), int(m1)), time(int(h2), int(m2))
         except ValueError as exc:
             raise ValueError(f"bad clock time: {exc}") from None
+        if start == end:
+            # an empty window (never quiet) or a whole day (every email held for ever)
+            raise ValueError("start and end are the same time; give the hours to hold emails")
         tz = tz or "UTC"
         try:
             ZoneInfo(tz)

@@ -143,11 +143,17 @@ def register(
         if not specs:
             typer.echo("no watches")
         for w in specs:
-            muted = f"  muted until {w.muted_until:%Y-%m-%d %H:%M} UTC" if w.muted(now) else ""
-            quiet = f"  quiet {w.quiet_hours}" if w.quiet_hours else ""
-            typer.echo(
-                f"{w.id}: {', '.join(w.terms)} → {', '.join(w.recipients) or '-'}{quiet}{muted}"
-            )
+            # Every filter that decides what is counted is shown: a watch limited to "en" that
+            # misses Russian coverage must be visible here, not only in the file.
+            extras = [
+                f"languages {', '.join(w.languages)}" if w.languages else "",
+                f"outlets {', '.join(w.outlets)}" if w.outlets else "",
+                f"sensitivity {w.sensitivity:g}" if w.sensitivity != 1.0 else "",
+                f"quiet {w.quiet_hours}" if w.quiet_hours else "",
+                f"muted until {w.muted_until:%Y-%m-%d %H:%M} UTC" if w.muted(now) else "",
+            ]
+            shown = "".join(f"  {x}" for x in extras if x)
+            typer.echo(f"{w.id}: {', '.join(w.terms)} → {', '.join(w.recipients) or '-'}{shown}")
 
     @watches_app.command("remove")
     def watches_remove(watch_id: str, file: FileOpt = None) -> None:

@@ -121,6 +121,19 @@ def test_watches_commands(tmp_path: Path) -> None:
     assert data[0]["muted_until"]
     r = runner.invoke(app, ["watches", "mute", "sarmat", "--for", "soon"])
     assert r.exit_code == 2
+    # what decides the counting is shown too, not only terms and recipients
+    r = runner.invoke(
+        app,
+        ["watches", "add", "kgd", "-t", "Kaliningrad", "--language", "en", "--language", "ru"]
+        + ["--sensitivity", "2", "--quiet-hours", "22:00-07:00 Europe/Berlin"],
+    )
+    assert r.exit_code == 0, r.output
+    line = next(
+        x for x in runner.invoke(app, ["watches", "list"]).output.splitlines() if "kgd" in x
+    )
+    assert "languages en, ru" in line and "sensitivity 2" in line
+    assert "quiet 22:00-07:00 Europe/Berlin" in line
+    assert runner.invoke(app, ["watches", "remove", "kgd"]).exit_code == 0
     r = runner.invoke(app, ["watches", "remove", "sarmat"])
     assert r.exit_code == 0
     r = runner.invoke(app, ["watches", "list"])

@@ -63,6 +63,11 @@ def test_fixture_loads() -> None:
             "time zone",
         ),
         (
+            # an empty window, or a whole day of held emails: either way not what was meant
+            '[[watch]]\nid = "a"\nterms = ["x"]\nquiet_hours = "22:00-22:00"\n',
+            "start and end are the same time",
+        ),
+        (
             '[[watch]]\nid = "a"\nterms = ["x"]\nmuted_until = 2030-01-01T00:00:00\n',
             "key 'muted_until'",
         ),
