@@ -181,7 +181,10 @@ def register(
         if off and for_ is not None:
             _fail("--for cannot be combined with --off (unmuting takes no duration)")
         try:
-            until = None if off else datetime.now(UTC) + parse_duration(for_ or "1d")
+            # `--for ''` is a mistake, not the default: only a missing option means one day
+            until = (
+                None if off else datetime.now(UTC) + parse_duration("1d" if for_ is None else for_)
+            )
             mute_watch(existing_watches_file(file), watch_id, until)
         except (WatchError, ValueError) as exc:
             _fail(str(exc))
@@ -189,7 +192,7 @@ def register(
         typer.echo(
             f"unmuted {watch_id}"
             if until is None
-            else f"muted {watch_id} until {until.isoformat()}"
+            else f"muted {watch_id} until {until:%Y-%m-%d %H:%M} UTC"
         )
 
     @alerts_app.command("backtest")

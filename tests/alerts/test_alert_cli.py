@@ -121,6 +121,8 @@ def test_watches_commands(tmp_path: Path) -> None:
     assert data[0]["muted_until"]
     r = runner.invoke(app, ["watches", "mute", "sarmat", "--for", "soon"])
     assert r.exit_code == 2
+    r = runner.invoke(app, ["watches", "mute", "sarmat", "--for", ""])
+    assert r.exit_code == 2  # not silently a day
     # what decides the counting is shown too, not only terms and recipients
     r = runner.invoke(
         app,
