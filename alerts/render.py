@@ -95,6 +95,8 @@ def subject_for(label: str, note: dict) -> str:
     ratio = note.get("ratio")
     if ratio is not None:
         base += f", {_fmt_ratio(ratio)} usual"
+    elif float(note.get("expected") or 0.0) < 0.05:
+        base += ", usually none"  # no multiplier of nothing
     if kind == "escalated":
         base = f"{base} (rising)"
     return header_safe(base)
@@ -242,6 +244,15 @@ def _level_phrase(rule: str) -> str:
     return "under the usual level"
 
 
+def _against(expected: float) -> str:
+    # "0.0 expected" reads as a bug; below a twentieth of an article it is "almost none".
+    return (
+        " against almost none expected."
+        if expected < 0.05
+        else f" against {expected:.1f} expected."
+    )
+
+
 def _why(note: dict) -> list[str]:
     if note.get("kind") == "resolved":
         return [
@@ -252,7 +263,7 @@ def _why(note: dict) -> list[str]:
     p_text = f"{p:.2g}" if p > 0 else "< 1e-300"
     lines = [
         f"Observed {note.get('observed')} articles (copies of one story counted once) in the last {_hours(int(note.get('window_seconds', 3600)))}"
-        f" against {float(note.get('expected') or 0):.1f} expected.",
+        + _against(float(note.get("expected") or 0.0)),
         f"Baseline: the term's usual share of all ingested articles ({share:.3%}) over the "
         f"previous {note.get('baseline_days', 28)} days (the last day and past alerts left out),"
         f" times the articles ingested in the window.",

@@ -74,6 +74,9 @@ def test_subject_format() -> None:
         "14× usual (rising)"
     )
     assert "back to usual" in subject_for("Sarmat", {"kind": "resolved"})
+    # every article of a narrow outlet filter on the term: no multiplier of nothing
+    none = {**NOTE, "ratio": None, "expected": 0.0, "observed": 8, "window_seconds": 3600}
+    assert subject_for("Kaliningrad", none) == "Kaliningrad: 8 articles in 1 h, usually none"
 
 
 def test_multipart_with_inline_png_and_headers() -> None:
