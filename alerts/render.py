@@ -226,8 +226,16 @@ def _highlight_text(text: str, spans: list) -> str:
     return "".join(out)
 
 
-def _when(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "time unknown"
+def _when(dt: datetime | None, zone: str | None = None) -> str:
+    """A time for the reader: in the watch's own zone when it has one (its quiet hours name
+    it), else UTC; the zone's abbreviation is always shown."""
+    if dt is None:
+        return "time unknown"
+    if zone and zone != "UTC":
+        from zoneinfo import ZoneInfo
+
+        return dt.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _level_phrase(rule: str) -> str:
@@ -291,8 +299,9 @@ def render_alert(
     interval_start: datetime,
     now: datetime,
     unsubscribe_url: str | None = None,
+    zone: str | None = None,
 ) -> RenderedAlert:
-    """Build the multipart email for one notification of a watch."""
+    """Build the multipart email for one notification of a watch (times in `zone`, else UTC)."""
     from_name, from_addr = parseaddr(header_safe(mail_from))
     if "@" not in from_addr:
         from_addr = "newswatch@localhost"
@@ -322,7 +331,7 @@ def render_alert(
         copies = f" (+{a.copies} {'copy' if a.copies == 1 else 'copies'})" if a.copies else ""
         text_lines += [
             f"- {header_safe(a.title, 300)}{copies}",
-            f"  {header_safe(a.outlet, 64)}, {_when(a.time)}",
+            f"  {header_safe(a.outlet, 64)}, {_when(a.time, zone)}",
             f"  {link}",
             f"  {_highlight_text(snip, spans)}",
         ]
@@ -344,7 +353,7 @@ def render_alert(
         )
         items.append(
             f"<li><p>{head}{copies}<br><small>{esc(header_safe(a.outlet, 64))}, "
-            f"{esc(_when(a.time))}</small><br>{_highlight_html(snip, spans)}</p></li>"
+            f"{esc(_when(a.time, zone))}</small><br>{_highlight_html(snip, spans)}</p></li>"
         )
     body_html = (
         '<!doctype html><html><body style="font-family:sans-serif">'

@@ -464,6 +464,7 @@ def _record_alert(
         interval_start=start,
         now=now,
         unsubscribe_url=unsubscribe_url,
+        zone=spec.quiet_hours.tz if spec.quiet_hours is not None else None,
     )
     held = spec.quiet_hours is not None and spec.quiet_hours.contains(now)
     session.execute(

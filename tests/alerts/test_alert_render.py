@@ -235,3 +235,11 @@ def test_list_unsubscribe_goes_where_someone_reads_it() -> None:
     mail = message_from_bytes(digest.as_bytes(), policy=default)
     assert mail["List-Unsubscribe"].startswith("<mailto:desk@news.example")
     assert mail["To"] == "undisclosed-recipients:;"
+
+
+def test_article_times_are_in_the_watchs_own_zone_when_it_has_one() -> None:
+    berlin = message_from_bytes(_render(zone="Europe/Berlin").as_bytes(), policy=default)
+    text = berlin.get_body(preferencelist=("plain",)).get_content()
+    assert "2024-05-01 14:00 CEST" in text  # NOW is 12:00 UTC
+    plain = message_from_bytes(_render().as_bytes(), policy=default)
+    assert "2024-05-01 12:00 UTC" in plain.get_body(preferencelist=("plain",)).get_content()
