@@ -260,3 +260,12 @@ def test_an_inline_watch_array_is_edited_in_place(tmp_path: Path) -> None:
     add_watch(path, parse_watch({"id": "b", "terms": ["y"]}))
     assert [w.id for w in load_watches(path)] == ["a", "b"]
     assert "# inline" in path.read_text(encoding="utf-8")
+
+
+def test_the_readmes_watch_example_is_a_valid_watches_file() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Keyword watches and spike alerts", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (watch,) = parse_watches(example, source="README.md")
+    assert watch.id == "sarmat" and str(watch.quiet_hours) == "22:00-07:00 Europe/Berlin"
+    assert watch.matcher.matches("Сармата испытали") and watch.matcher.matches("Sarmat-2")
