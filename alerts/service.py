@@ -170,6 +170,19 @@ def backfill_batch(
     return count, last_id, len(rows) < BACKFILL_BATCH
 
 
+def _interval_start(moment: datetime, step: int) -> int:
+    """Epoch of the start of the interval holding `moment`."""
+    t = int(moment.timestamp())
+    return t - t % step
+
+
+def _history_window(cfg: DetectorConfig, end: int, step: int) -> tuple[datetime, datetime]:
+    """The period a new watch's history covers: its baseline plus the recent days left out."""
+    begin = end - (cfg.baseline_days + cfg.exclude_recent_days + 1) * 86400
+    begin -= begin % step
+    return datetime.fromtimestamp(begin, UTC), datetime.fromtimestamp(end, UTC)
+
+
 def _backfill_new_watches(
     engine: Engine,
     now: datetime,
@@ -184,20 +197,17 @@ def _backfill_new_watches(
     it, so the watch (and every watch after it) never got evaluated. Each batch here commits its
     mentions with the watch's progress, and the next run resumes after the last article scanned.
     """
-    end = int(now.timestamp())
-    end -= end % step
+    end = _interval_start(now, step)
+    # One short transaction for every watch: on most runs no watch is new, and this is all.
+    with Session(engine, expire_on_commit=False) as session:
+        rows = sync_watches(session, list(watches), now)
+        session.commit()
+        states = {spec.id: dict(rows[spec.id].detector_state or {}) for spec in watches}
     for spec in watches:
-        with Session(engine, expire_on_commit=False) as session:
-            sync_watches(session, [spec], now)
-            session.commit()
-            row = session.get(WatchRow, spec.id)
-            state = dict(row.detector_state or {}) if row is not None else {}
+        state = states[spec.id]
         if state.get("t0") is not None or state.get("backfilled"):
             continue
-        cfg = detector_config(spec, step, base_config)
-        begin = end - (cfg.baseline_days + cfg.exclude_recent_days + 1) * 86400
-        begin -= begin % step
-        since, until = datetime.fromtimestamp(begin, UTC), datetime.fromtimestamp(end, UTC)
+        since, until = _history_window(detector_config(spec, step, base_config), end, step)
         after = int(state.get("backfill_after", 0))
         done = False
         while not done:
@@ -344,8 +354,7 @@ def _evaluate(
     rows = sync_watches(session, list(watches), now)
     articles = _ArticleCounts(session)
     created: list[Alert] = []
-    end = int(closed.timestamp())
-    end -= end % step  # the start of the interval still open; everything before it is closed
+    end = _interval_start(closed, step)  # the interval still open; everything before is closed
     for spec in watches:
         cfg = detector_config(spec, step, base_config)
         det = Detector(cfg)
@@ -358,15 +367,10 @@ def _evaluate(
         # A deep copy: the ORM must see a new value, not the loaded one mutated in place.
         state = json.loads(json.dumps(row.detector_state)) if row.detector_state else new_state()
         if state.get("t0") is None:
-            begin = end - (cfg.baseline_days + cfg.exclude_recent_days + 1) * 86400
-            begin -= begin % step
+            since, until = _history_window(cfg, end, step)
+            begin = int(since.timestamp())
             if not state.get("backfilled"):
-                backfill_mentions(
-                    session,
-                    watch=spec,
-                    since=datetime.fromtimestamp(begin, UTC),
-                    until=datetime.fromtimestamp(end, UTC),
-                )
+                backfill_mentions(session, watch=spec, since=since, until=until)
         else:
             begin = state["t0"] + len(state["m"]) * step
         if begin >= end:

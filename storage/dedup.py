@@ -678,12 +678,13 @@ def apply_dedup(
 
     relinked: list[int] = []
     copy_of: int | None = None
-    if match is not None and _root(session, match).id == article.id:
+    match_root = _root(session, match) if match is not None else None
+    if match_root is not None and match_root.id == article.id:
         # The match is already a copy of this article (re-rooted earlier): nothing to link,
         # and linking back would make a cycle.
-        match, kind = None, "new"
-    if match is not None:
-        root = _root(session, match)
+        match, match_root, kind = None, None, "new"
+    if match is not None and match_root is not None:
+        root = match_root
         synd_to_root = outlet_named(root.outlet_id, syndicated_from, outlet_aliases)
         root_synd_from_us = outlet_named(
             article.outlet_id, root.syndicated_from or [], outlet_aliases

@@ -318,6 +318,8 @@ def _load_outlets_or_fail() -> list[Any]:
 
 
 def _article_row(a: Article) -> dict[str, Any]:
+    from sources.schedule import utc  # stored times are UTC; SQLite returns them naive
+
     return {
         "id": a.id,
         "outlet": a.outlet_id,
@@ -326,7 +328,7 @@ def _article_row(a: Article) -> dict[str, Any]:
         "url": a.url,
         "canonical_url": a.canonical_url,
         "authors": a.authors,
-        "published": _utc(a.published).isoformat() if a.published else None,
+        "published": utc(a.published).isoformat() if a.published else None,
         "language": a.language,
         "syndicated_from": a.syndicated_from or [],
         "copy_of": a.copy_of_id,
@@ -334,7 +336,7 @@ def _article_row(a: Article) -> dict[str, Any]:
         "similarity": a.similarity,
         "story": a.story_id,
         "version": a.version,
-        "stored_at": _utc(a.stored_at).isoformat() if a.stored_at else None,
+        "stored_at": utc(a.stored_at).isoformat() if a.stored_at else None,
         "error": a.error,
     }
 
@@ -370,6 +372,8 @@ def _print_articles(rows: Any, format: str) -> None:
         return
     from rich.table import Table
 
+    from sources.schedule import utc
+
     table = Table()
     for col in ("id", "outlet", "status", "published (UTC)", "title"):
         table.add_column(col)
@@ -379,15 +383,10 @@ def _print_articles(rows: Any, format: str) -> None:
             str(a.id),
             cell(a.outlet_id),
             a.status,
-            _utc(a.published).strftime("%Y-%m-%d %H:%M") if a.published else "",
+            utc(a.published).strftime("%Y-%m-%d %H:%M") if a.published else "",
             cell((a.title or a.feed_title or "")[:80]),
         )
     table_console().print(table)
-
-
-def _utc(value: datetime) -> datetime:
-    """Stored times are UTC; SQLite hands them back without a zone."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @articles_app.command("search")

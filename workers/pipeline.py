@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from cleaning import MAX_GUNZIP_BYTES, OutletRules, clean
 from cleaning.types import CleanArticle
 from sources.http import FetchError
+from sources.schedule import utc
 from storage.db import insert_ignore, session_scope
 from storage.models import Article, Comment, RemovedSpan
 from storage.text import storable_deep
@@ -81,7 +82,7 @@ def parse_iso(value: str | None) -> datetime | None:
         return None
     # UTC before it is stored: SQLite's DATETIME keeps the wall-clock time and drops the
     # offset, so "12:00+03:00" would come back as 12:00 UTC.
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return utc(parsed)
 
 
 def best_published(
@@ -97,9 +98,9 @@ def best_published(
     if page is None:
         return stored or feed_published
     if feed_published is not None and len(page_value or "") <= len("YYYY-MM-DD"):
-        feed = feed_published if feed_published.tzinfo else feed_published.replace(tzinfo=UTC)
-        if abs((feed.astimezone(UTC).date() - page.date()).days) <= 1:
-            return feed.astimezone(UTC)
+        feed = utc(feed_published)
+        if abs((feed.date() - page.date()).days) <= 1:
+            return feed
     return page
 
 
@@ -136,9 +137,7 @@ def revive_failed(engine: Engine, *, now: datetime, limit: int = 500) -> list[in
     with session_scope(engine) as session:
         for article in session.exec(query).all():
             done = int((article.extra or {}).get("revived", 0))
-            failed_at = article.retry_at or article.first_seen_at
-            if failed_at.tzinfo is None:
-                failed_at = failed_at.replace(tzinfo=UTC)
+            failed_at = utc(article.retry_at or article.first_seen_at)
             if done >= len(REVIVE_AFTER) or failed_at + REVIVE_AFTER[done] > now:
                 continue
             article.status, article.error, article.attempts = "pending", None, 0
