@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from alerts.detect import Detector, DetectorConfig, Interval, expected_at, new_state
 from alerts.render import ArticleSummary, render_alert, render_digest
-from alerts.terms import normalize
+from alerts.terms import prepare
 from alerts.watches import WatchSpec, sync_watches
 from storage.db import insert_ignore
 from storage.models import Alert, Article, Mention, OutboxMessage
@@ -94,13 +94,13 @@ def record_mentions(
     if article.id is None or not watches:
         return []
     text = "\n".join(x for x in (article.title, article.body) if x)
-    norm = normalize(text) if text else ""
+    folded = prepare(text)
     matched = [
         w.id
         for w in watches
-        if norm
+        if folded.norm
         and w.applies_to(outlet_id=article.outlet_id, language=article.language)
-        and w.matcher.matches_normalized(norm)
+        and w.matcher.matches_prepared(folded)
     ]
     if forget_unmatched:
         stale = delete(Mention).where(

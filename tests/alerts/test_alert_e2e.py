@@ -299,6 +299,17 @@ def test_mentions_once_per_story_and_filters(engine) -> None:
         assert b.id and c.id and d.id
 
 
+def test_a_latin_watch_counts_russian_coverage(engine) -> None:
+    # `Sarmat*` alone counts an article that spells the missile only in Cyrillic.
+    watch = parse_watch({"id": "sarmat", "terms": ["Sarmat*"], "languages": ["ru", "en"]})
+    feeder = Feeder(engine, [watch])
+    with Session(engine) as s:
+        ru = feeder.add(s, START, "tass", "Испытание", "Пуск «Сармата» прошёл", language="ru")
+        feeder.add(s, START, "ria", "Погода", "Тепло и сухо", language="ru")
+        s.commit()
+        assert [m.article_id for m in s.exec(select(Mention)).all()] == [ru.id]
+
+
 def test_a_norwegian_watch_takes_bokmal_and_nynorsk(engine) -> None:
     """py3langid says "no" for most Bokmål, pages declare "nb": a "no" or "nb" watch takes both,
     and the articles it is measured against (its expected volume) follow the same filter."""

@@ -93,3 +93,35 @@ def test_apostrophes_fold_and_unspaced_scripts_match_inside_text(term: str, text
 def test_latin_words_keep_their_boundaries() -> None:
     assert compile_terms(["Kaliningrad"]).count("Kaliningrader Zeitung") == 0
     assert compile_terms(["Sarmat"]).count("Sarmatian tribes") == 0
+
+
+def test_long_latin_term_finds_its_cyrillic_spelling_and_back() -> None:
+    # The issue's own example: `Sarmat*` matches the Russian inflected form.
+    m = compile_terms(["Sarmat*"])
+    text = "Испытание «Сармата» прошло; RS-28 Sarmat"
+    assert m.count(text) == 2
+    assert [text[a:b] for a, b in m.spans(text)] == ["Сармата", "Sarmat"]
+    assert compile_terms(["Калининград"]).matches("flights to Kaliningrad resumed")
+    assert compile_terms(["Kaliningrad"]).matches("В Калининград прибыли")
+    assert not compile_terms(["Kaliningrad"]).matches("в Калининграде")  # no wildcard
+    assert compile_terms(["Athina*"]).matches("στην Αθήνα")  # Greek, accent folded
+
+
+def test_soft_sign_does_not_split_a_transliterated_word() -> None:
+    m = compile_terms(["Zelensk*"])
+    assert m.matches("Президент Зеленський сказав")
+    assert m.matches("слова Зеленского")
+    text = "Президент Зеленський сказав"
+    assert [text[a:b] for a, b in m.spans(text)] == ["Зеленський"]
+
+
+@pytest.mark.parametrize(("term", "text"), [("Mali", "вони мали"), ("NATO", "саммит НАТО")])
+def test_short_terms_match_only_in_their_own_script(term: str, text: str) -> None:
+    assert not compile_terms([term]).matches(text)
+    assert compile_terms([term, "НАТО", "мали"]).matches(text)
+
+
+def test_cross_script_and_native_matches_share_one_highlight_list() -> None:
+    m = compile_terms(["NATO", "Sarmat*"])
+    text = "NATO: Сармат и NATO"
+    assert m.spans(text) == [(0, 4), (6, 12), (15, 19)]
