@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
@@ -33,6 +34,41 @@ class ArticleSummary:
     time: datetime | None
     text: str = ""
     copies: int = 0
+
+
+@dataclass(frozen=True)
+class HeldAlert:
+    """One alert held during quiet hours, as the digest reuses it: its subject and parts."""
+
+    subject: str
+    text: str
+    html_body: str | None = None  # the inside of its HTML part's <body>, as rendered here
+    sparkline: bytes | None = None
+
+
+_BODY_RE = re.compile(r"<body[^>]*>(.*)</body>", re.S | re.I)
+
+
+def held_alert(subject: str, raw: bytes) -> HeldAlert:
+    """Split a rendered alert (as stored in the outbox) into the parts a digest reuses."""
+    msg = BytesParser(policy=SMTP).parsebytes(raw)
+    plain = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    rich = msg.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    inner = None
+    if rich is not None:
+        found = _BODY_RE.search(rich.get_content())
+        inner = found.group(1) if found else None
+    image = None
+    for part in msg.walk():
+        if part.get("Content-ID", "").strip() == "<sparkline>":
+            image = part.get_content()
+            break
+    return HeldAlert(
+        subject=subject,
+        text=plain.get_content() if plain is not None else "",
+        html_body=inner,
+        sparkline=image if isinstance(image, bytes) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -351,9 +387,11 @@ def render_alert(
             if a.copies
             else ""
         )
+        # dir="auto": an Arabic or Hebrew title reads right to left inside a left-to-right mail
         items.append(
-            f"<li><p>{head}{copies}<br><small>{esc(header_safe(a.outlet, 64))}, "
-            f"{esc(_when(a.time, zone))}</small><br>{_highlight_html(snip, spans)}</p></li>"
+            f'<li><p><span dir="auto">{head}</span>{copies}<br>'
+            f"<small>{esc(header_safe(a.outlet, 64))}, {esc(_when(a.time, zone))}</small><br>"
+            f'<span dir="auto">{_highlight_html(snip, spans)}</span></p></li>'
         )
     body_html = (
         '<!doctype html><html><body style="font-family:sans-serif">'
@@ -385,14 +423,14 @@ def render_digest(
     *,
     watch_id: str,
     label: str,
-    parts: Sequence[tuple[str, str]],
+    parts: Sequence[HeldAlert],
     recipients: Sequence[str],
     mail_from: str,
     now: datetime,
     key: str,
     unsubscribe_url: str | None = None,
 ) -> RenderedAlert:
-    """One message collecting alerts held during quiet hours: (subject, text body) pairs."""
+    """One message collecting alerts held during quiet hours, each with its text and HTML."""
     from_name, from_addr = parseaddr(header_safe(mail_from))
     if "@" not in from_addr:
         from_addr = "newswatch@localhost"
@@ -409,8 +447,36 @@ def render_digest(
     msg["X-Newswatch-Watch"] = header_safe(watch_id, 64)
     msg["X-Newswatch-Kind"] = "digest"
     msg["List-Unsubscribe"] = list_unsubscribe(unsubscribe_url, watch_id, from_addr)
-    blocks = []
-    for subj, body in parts:
-        blocks.append(f"== {header_safe(subj)} ==\n{body.strip()}\n")
+    blocks = [f"== {header_safe(p.subject)} ==\n{p.text.strip()}\n" for p in parts]
     msg.set_content("\n".join(blocks), cte="quoted-printable")
+    if not any(p.html_body for p in parts):
+        return RenderedAlert(mid, subject, msg)
+    esc = html.escape
+    sections = []
+    images: list[tuple[str, bytes]] = []
+    for k, p in enumerate(parts, 1):
+        if p.html_body is None:
+            # Every alert rendered here has an HTML part, but the outbox is data: text as text.
+            inner = f"<h2>{esc(header_safe(p.subject))}</h2><pre>{esc(p.text.strip())}</pre>"
+        else:
+            # Each alert's sparkline gets its own Content-ID inside the digest.
+            inner = p.html_body.replace('src="cid:sparkline"', f'src="cid:sparkline-{k}"')
+            if p.sparkline is not None:
+                images.append((f"sparkline-{k}", p.sparkline))
+        sections.append(f"<section>{inner}</section>")
+    body_html = (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<h1>{esc(subject)}</h1>" + "<hr>".join(sections) + "</body></html>"
+    )
+    msg.add_alternative(body_html, subtype="html", cte="quoted-printable")
+    html_part: Any = msg.get_payload()[1]  # type: ignore[index]
+    for cid, png in images:
+        html_part.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{cid}>",
+            filename=f"{cid}.png",
+            disposition="inline",
+        )
     return RenderedAlert(mid, subject, msg)

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from alerts.detect import Detector, DetectorConfig, Interval, expected_at, new_state
-from alerts.render import ArticleSummary, render_alert, render_digest
+from alerts.render import ArticleSummary, held_alert, render_alert, render_digest
 from alerts.terms import prepare
 from alerts.watches import WatchSpec, sync_watches
 from storage.db import insert_ignore
@@ -571,12 +571,6 @@ def _held_watch(raw: bytes) -> str | None:
     return str(value) if value else None
 
 
-def _plain_text(raw: bytes) -> str:
-    msg = BytesParser(policy=SMTP_POLICY).parsebytes(raw)
-    part = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-    return part.get_content() if part is not None else ""
-
-
 def release_held(
     session: Session,
     *,
@@ -610,7 +604,7 @@ def release_held(
         digest = render_digest(
             watch_id=wid,
             label=spec.label if spec else wid,
-            parts=[(m.subject, _plain_text(m.raw)) for m in msgs],
+            parts=[held_alert(m.subject, m.raw) for m in msgs],
             recipients=recipients,
             mail_from=mail_from,
             now=now,

@@ -397,3 +397,69 @@ def test_an_interval_is_counted_only_after_its_late_mentions_can_commit(engine) 
     with Session(engine) as s:
         state = s.get(Watch, "sarmat").detector_state
     assert state["m"][-1] == 1  # the 11:00 interval has its mention
+
+
+def test_alerts_held_overnight_go_out_as_one_digest_with_their_charts(
+    engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    from alerts.render import ArticleSummary, render_alert
+    from alerts.service import release_held
+
+    watch = parse_watch(
+        {
+            "id": "kgd",
+            "terms": ["Kaliningrad"],
+            "recipients": ["desk@example.org"],
+            "quiet_hours": "22:00-07:00 UTC",
+        }
+    )
+    night = datetime(2024, 3, 5, 23, tzinfo=UTC)
+    with Session(engine) as s:
+        for h, ratio in ((0, 6.0), (2, 13.0)):
+            start = night + timedelta(hours=h)
+            note = {"kind": "fired" if h == 0 else "escalated", "observed": 30 + h, "ratio": ratio}
+            note |= {"expected": 5.0, "window_seconds": 3600 * 6, "p_value": 1e-9}
+            rendered = render_alert(
+                watch_id="kgd",
+                label="Kaliningrad",
+                note=note,
+                series=[1, 1, 2, 9 + h],
+                expected=None,
+                articles=[ArticleSummary("Kaliningrad port", "https://a.example/1", "tass", start)],
+                recipients=watch.recipients,
+                mail_from="newswatch <alerts@news.example>",
+                matcher=watch.matcher,
+                interval_start=start,
+                now=start,
+            )
+            s.add(
+                OutboxMessage(
+                    message_id=rendered.message_id,
+                    recipients=list(watch.recipients),
+                    subject=rendered.subject,
+                    raw=rendered.as_bytes(),
+                    status="held",
+                    created_at=start,
+                )
+            )
+        s.commit()
+        morning = datetime(2024, 3, 6, 7, 30, tzinfo=UTC)
+        assert release_held(s, watches=[watch], now=night + timedelta(hours=3)) == 0  # still quiet
+        assert release_held(s, watches=[watch], now=morning) == 1
+        s.commit()
+        assert sorted(r.status for r in s.exec(select(OutboxMessage)).all()) == [
+            "merged",
+            "merged",
+            "pending",
+        ]
+    report = deliver_pending(engine, smtp_url=smtp_server.url, outbox_dir=tmp_path, now=morning)
+    assert report.sent == 1
+    (mail,) = _sent(smtp_server)
+    assert mail["Subject"] == "Kaliningrad: 2 alerts held during quiet hours"
+    page = mail.get_body(preferencelist=("html",)).get_content()
+    assert page.count("<section>") == 2 and "Kaliningrad port" in page
+    charts = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert len(charts) == 2 and {p["Content-ID"] for p in charts} == {
+        "<sparkline-1>",
+        "<sparkline-2>",
+    }

@@ -220,12 +220,12 @@ def test_list_unsubscribe_goes_where_someone_reads_it() -> None:
     assert "javascript" not in list_unsubscribe("javascript:alert(1)", "kgd", sender)
     assert "\n" not in list_unsubscribe("mailto:a@b.example\nBcc: x@y.example", "kgd", sender)
     # the digest of held alerts carries the same header
-    from alerts.render import render_digest
+    from alerts.render import HeldAlert, render_digest
 
     digest = render_digest(
         watch_id="kgd",
         label="Kaliningrad",
-        parts=[("one", "a"), ("two", "b")],
+        parts=[HeldAlert("one", "a"), HeldAlert("two", "b")],
         recipients=["a@desk.example", "b@client.example"],
         mail_from="newswatch <alerts@news.example>",
         now=NOW,
@@ -243,3 +243,43 @@ def test_article_times_are_in_the_watchs_own_zone_when_it_has_one() -> None:
     assert "2024-05-01 14:00 CEST" in text  # NOW is 12:00 UTC
     plain = message_from_bytes(_render().as_bytes(), policy=default)
     assert "2024-05-01 12:00 UTC" in plain.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_digest_keeps_each_alerts_html_and_chart() -> None:
+    """Held alerts used to reach the digest as plain text: no chart, no highlights, no links."""
+    from alerts.render import held_alert, render_digest
+
+    first = _render()
+    second = _render(
+        note={**NOTE, "kind": "escalated", "ratio": 14.2},
+        series=[1, 0, 2, 1, 9, 30],
+        interval_start=datetime(2024, 5, 1, 12, tzinfo=UTC),
+    )
+    held = [held_alert(r.subject, r.as_bytes()) for r in (first, second)]
+    assert all(h.html_body and h.sparkline and h.sparkline.startswith(b"\x89PNG") for h in held)
+    digest = render_digest(
+        watch_id="sarmat",
+        label="Sarmat",
+        parts=held,
+        recipients=["analyst@example.org"],
+        mail_from="newswatch <alerts@news.example>",
+        now=NOW,
+        key="k",
+    )
+    mail = message_from_bytes(digest.as_bytes(), policy=default)
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert f"== {first.subject} ==" in text and f"== {second.subject} ==" in text
+    page = mail.get_body(preferencelist=("html",)).get_content()
+    assert page.count("<section>") == 2 and "<strong>Sarmat</strong>" in page
+    assert 'src="cid:sparkline-1"' in page and 'src="cid:sparkline-2"' in page
+    assert "&lt;script&gt;" in page and "<script" not in page  # still escaped
+    images = {p["Content-ID"]: p.get_content() for p in mail.walk() if p["Content-ID"]}
+    assert sorted(images) == ["<sparkline-1>", "<sparkline-2>"]
+    assert images["<sparkline-1>"] != images["<sparkline-2>"]
+    assert all(p.get_content_disposition() == "inline" for p in mail.walk() if p["Content-ID"])
+
+
+def test_titles_and_snippets_take_their_own_direction() -> None:
+    page = message_from_bytes(_render().as_bytes(), policy=default)
+    html_text = page.get_body(preferencelist=("html",)).get_content()
+    assert html_text.count('<span dir="auto">') == 4  # two articles: title and snippet each
