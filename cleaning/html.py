@@ -32,7 +32,7 @@ _CUE = (
 )
 _SUFFIX = r"area|list|section|wrap|wrapper|container|block|thread|box|holder|widget|module|root|app|stream|content|wrp"
 _CONTAINER_TOKEN_RE = re.compile(
-    rf"^(?:(?:post|article|page|entry|user|reader|site|wp|main|all)[-_])?(?:{_CUE})(?:[-_](?:{_SUFFIX}))*$",
+    rf"^(?:(?:post|article|page|entry|user|reader|site|wp|main|all|fb|vk|c)[-_])?(?:{_CUE})(?:[-_](?:{_SUFFIX}))*$",
     re.IGNORECASE,
 )
 _UNIT_TOKEN_RE = re.compile(
@@ -379,7 +379,14 @@ def _find_containers(tree: HtmlElement, outlet: OutletRules | None) -> list[Html
     for el in root.iter():
         if not isinstance(el.tag, str) or el.tag in ("body", "html", "article", "main", "head"):
             continue
-        if _has(el, _CONTAINER_TOKEN_RE) or (el.get("itemprop") == "comment" and el.tag != "meta"):
+        named = _has(el, _CONTAINER_TOKEN_RE) or (
+            el.get("itemprop") == "comment" and el.tag != "meta"
+        )
+        # or a section named otherwise ("discussion", "responses") that holds comment units
+        if (
+            named
+            or sum(1 for ch in el if isinstance(ch.tag, str) and _has(ch, _UNIT_TOKEN_RE)) >= 2
+        ):
             found.append(el)
     for xp in outlet.comment_xpaths if outlet else ():
         try:

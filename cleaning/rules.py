@@ -18,8 +18,9 @@ class OutletRules:
     # extra XPath expressions selecting comment containers in HTML
     comment_xpaths: tuple[str, ...] = ()
     # some outlets render the drop cap as a separate letter glued to the first word
-    # ("IWarnings"); only an outlet known to do so should enable this repair
-    repair_glued_drop_cap: bool = True  # "IWarnings" → "Warnings"; an outlet may turn it off
+    # ("IWarnings"); only an outlet known to do so should enable this repair: on any other page
+    # the same shape is a name ("ВКонтакте", "CNews", "TVyNovelas")
+    repair_glued_drop_cap: bool = False  # "IWarnings" → "Warnings" when an outlet turns it on
 
 
 @lru_cache(maxsize=256)
@@ -37,6 +38,7 @@ _F = re.IGNORECASE | re.UNICODE
 # Per language, so that adding a language is adding a list entry. All languages are applied
 # to every page: comments and sidebars are often in another language than the article.
 TEASER_MARKERS: dict[str, list[str]] = {
+    "pl": [r"czytaj (?:także|też|również)", r"zobacz (?:też|także|również)"],
     "en": [
         r"also read",
         r"read also",
@@ -191,8 +193,8 @@ NEWSLETTER: dict[str, list[str]] = {
         r"jetzt abonnieren",
         r"melden sie sich (?:jetzt )?an",
     ],
-    "ru": [r"подписк[аиуе] на", r"подпишитесь", r"\bрассылк", r"подписаться"],
-    "uk": [r"підписк[аиуі] на", r"підпишіться", r"\bрозсилк", r"підписатися"],
+    "ru": [r"подписк[аиуе] на", r"подпишитесь", r"подписывайтесь", r"\bрассылк", r"подписаться"],
+    "uk": [r"підписк[аиуі] на", r"підпишіться", r"підписуйтесь", r"\bрозсилк", r"підписатися"],
     "fr": [r"abonnez-vous", r"s'abonner", r"inscrivez-vous", r"lettre d'information"],
     "es": [r"suscríbete", r"suscribirse", r"\bboletín\b", r"recibe (?:las|nuestras) noticias"],
 }
@@ -321,7 +323,9 @@ SHARE: dict[str, list[str]] = {
         r"follow us on .*",
         r"follow (?:@\w+|[\w .]+) on (?:twitter|facebook|instagram).*",
         r"click to tweet",
-        r"we use cookies.*",
+        # "We use cookies to ...", not "We use cookies as the test of a new oven"
+        r"we use cookies(?:\s+(?:to|on|and|for|so)\b.*)?",
+        r"this (?:web)?site uses cookies.*",
         r"accept(?: all)? cookies",
         r"cookie (?:settings|policy)",
         r"order reprints?",
@@ -330,6 +334,7 @@ SHARE: dict[str, list[str]] = {
         r"this article has been sent to.*",
         r"an error has occurred.*",
         r"thank you",
+        r"advertisement",
     ],
     "de": [
         r"teilen",
@@ -358,15 +363,24 @@ COMMENT_HEADERS: dict[str, list[str]] = {
     "en": [
         r"comments?",
         r"reader comments",
-        r"discussion",
         r"\d+ (?:comments?|responses|replies)",
-        r"responses",
     ],
-    "de": [r"kommentare?", r"leserkommentare", r"diskussion", r"\d+ kommentare?"],
-    "ru": [r"комментари[иейя]", r"обсуждение", r"\d+ комментари\w*"],
-    "uk": [r"коментар[іів]*", r"обговорення", r"\d+ коментар\w*"],
-    "fr": [r"commentaires?", r"réactions?", r"\d+ commentaires?"],
+    "de": [r"kommentare?", r"leserkommentare", r"\d+ kommentare?"],
+    "ru": [r"комментари[иейя]", r"\d+ комментари\w*"],
+    "uk": [r"коментар[іів]*", r"\d+ коментар\w*"],
+    "fr": [r"commentaires?", r"\d+ commentaires?"],
     "es": [r"comentarios?", r"\d+ comentarios?"],
+}
+
+# headers that open a comment section on some sites and title a section of the article on
+# others ("Discussion", "Réactions"): a comment header only when comments follow it
+COMMENT_HEADERS_MAYBE: dict[str, list[str]] = {
+    "en": [r"discussion", r"responses"],
+    "de": [r"diskussion"],
+    "ru": [r"обсуждение"],
+    "uk": [r"обговорення"],
+    "fr": [r"réactions?"],
+    "es": [r"debate"],
 }
 
 REPLY_MARKERS: dict[str, list[str]] = {
@@ -437,13 +451,24 @@ def _search_lower(groups: dict[str, list[str]]) -> re.Pattern[str]:
 TEASER_MARKER_RE = _line(TEASER_MARKERS, suffix=r"\s*(?:\.\.\.|…)?\W*")
 # "Read more: headline", "Related: headline", "Also on site.com headline"
 TEASER_INLINE_RE = re.compile(
-    rf"^\W*(?:{_alt([w for ws in TEASER_MARKERS.values() for w in ws])}|also on [\w.]+)\s*(?:[:|–—-]|\s\w)",
+    rf"^\W*(?:{_alt([w for ws in TEASER_MARKERS.values() for w in ws])}|also on [\w.]+)\s*(?:(?P<sep>[:|–—-])|\s\w)",
     _F,
 )
 COMMENTS_CLOSED_RE = _search_lower(COMMENTS_CLOSED)  # search lowercased text
 COMMENT_PROMPT_RE = _line(COMMENT_PROMPT, suffix=r".*")
+# the prompt's own words, without a pattern's trailing ".*": what follows them tells a prompt
+# ("Leave a comment below") from a sentence ("Leave a comment in the portal, the agency said")
+_PROMPT_HEADS = [w.removesuffix(".*") for ws in COMMENT_PROMPT.values() for w in ws]
+COMMENT_PROMPT_HEAD_RE = re.compile(rf"^\W*(?:{_alt(_PROMPT_HEADS)})", _F)
 LOGIN_RE = _line(LOGIN)
 NEWSLETTER_RE = _search_lower(NEWSLETTER)  # search lowercased text
+# a call to sign up, on lowercased text: an imperative first, or "our"/"your" newsletter/inbox
+NEWSLETTER_CTA_RE = re.compile(
+    r"^\W*(?:sign up|subscribe|register|get|receive|join|don't miss|abonnieren|melden sie|"
+    r"jetzt|подпиш|подписыв|підпиш|підписуй|abonnez|inscrivez|recevez|suscr[ií]b|rec[ií]be|"
+    r"reg[ií]strate)|\b(?:our|your|unser\w*|ihr\w*|наш\w*|ваш\w*|notre|votre|nuestro|tu|su)\s+"
+    r"(?:\w+\s+)?(?:newsletters?|inbox|postfach|рассылк\w*|розсилк\w*|boletín|lettre)"
+)
 DONATION_RE = _search_lower(DONATION)  # search lowercased text
 # a cheap first look, on lowercased text: every DONATION pattern holds one of these stems
 DONATION_HINT_RE = re.compile(
@@ -451,6 +476,17 @@ DONATION_HINT_RE = re.compile(
     r"soutenez|un don|apoy|apóy"
 )
 RIGHTS_RE = _search_lower(RIGHTS)  # search lowercased text
+# "do not reflect the views" is a disclaimer only about the text itself ("The views expressed in
+# this article do not reflect ..."); "The official figures do not reflect the views of most
+# farmers" is news. On lowercased text, before the match.
+REFLECT_RE = re.compile(r"reflect|geben nicht|отражают|відображають|reflètent|reflejan")
+DISCLAIMER_SUBJECT_RE = re.compile(
+    r"\b(?:views?|opinions?|articles?|materials?|content|authors?|contributors?|columns?|"
+    r"publications?|statements?|posts?|texts?|beitr(?:ag|äge)|artikel|autor\w*|meinung\w*|"
+    r"inhalte?|материал\w*|стать\w*|автор\w*|мнени\w*|публикаци\w*|точк\w* зрения|"
+    r"матеріал\w*|статт\w*|думк\w*|публікаці\w*|propos|auteurs?|contenus?|tribunes?|"
+    r"opiniones|artículos?|autor(?:es)?|contenidos?|columnas?)\b"
+)
 SYNDICATION_RES = tuple(re.compile(p, _F) for ws in SYNDICATION.values() for p in ws)
 RIGHTS_OWNER_RES = tuple(re.compile(p, _F) for ws in RIGHTS_OWNER.values() for p in ws)
 
@@ -473,6 +509,9 @@ PROVENANCE_HINT_RE = _search_lower(
 SYNDICATION_LOWER_RES = tuple(re.compile(p, re.UNICODE) for ws in SYNDICATION.values() for p in ws)
 SHARE_RE = _line(SHARE)
 COMMENT_HEADER_RE = _line(COMMENT_HEADERS, suffix=r"\s*(?:\(\d+\))?\W*")
+COMMENT_HEADER_MAYBE_RE = _line(COMMENT_HEADERS_MAYBE, suffix=r"\W*")
+# "Discussion (12)": a count makes an ambiguous header a comment header
+COMMENT_HEADER_COUNTED_RE = _line(COMMENT_HEADERS_MAYBE, suffix=r"\s*\(\d+\)\W*")
 REPLY_RE = _line(REPLY_MARKERS)
 PHOTO_CREDIT_RE = re.compile(
     rf"^\W*(?:{_alt([w for ws in PHOTO_CREDIT.values() for w in ws])})\s*(?::|©)\s*(?P<credit>.+)$",
@@ -641,7 +680,9 @@ DATE_MONTH_DAY_RE = re.compile(
 )
 # a line that is only a date/time stamp (possibly "Updated:", a weekday, a place)
 TIMESTAMP_WORDS_RE = re.compile(
-    rf"(?:{_MONTH_ALT}|updated|published|posted|modified|aktualisiert|veröffentlicht|обновлено|опубликовано|"
+    rf"(?:{_MONTH_ALT}|updated|published|posted|modified|last|ago|hours?|minutes?|mins?|hrs?|days?|"
+    r"a\.m\.|p\.m\.|vor|stunden?|minuten|назад|час\w*|минут\w*|hace|horas?|il y a|heures?|h|"
+    r"aktualisiert|veröffentlicht|обновлено|опубликовано|"
     r"оновлено|опубліковано|mis à jour|publié le|publicado|actualizado|am|pm|um|uhr|at|on|à|a las|в|о|le|el|de|del|"
     r"segunda-feira|terça-feira|quarta-feira|quinta-feira|sexta-feira|lunedì|martedì|mercoledì|giovedì|venerdì|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun|"
@@ -654,6 +695,9 @@ TIMESTAMP_WORDS_RE = re.compile(
 
 UPPER = "A-ZÀ-ÖØ-ÞĀ-ſА-ЯЁІЇЄҐΑ-Ω"
 LOWER = "a-zß-öø-ÿā-ſа-яёіїєґα-ω"
+# "Copyright 2024 Reuters", "Copyright © X", "Copyright: X", "Copyright Reuters"; not
+# "Copyright holders argued ..." (case-sensitive after the word: a name starts upper case)
+COPYRIGHT_LINE_RE = re.compile(rf"^\W*(?i:copyright)\s*(?:$|[©:(\d]|(?i:by)\b|[{UPPER}])")
 # "Chris Gr", "AM Hants", "Мстительная Матрешка", "Jean-Luc O'Neil", "anna_k"
 NAME_TOKEN = rf"(?:[{UPPER}][{LOWER}{UPPER}'’.\-]*|[{UPPER}]{{2,3}}|[{UPPER}]\.)"
 NAME_LINE_RE = re.compile(

@@ -36,10 +36,51 @@ _CONTACT_RE = re.compile(
     r"^(?:[\w.+-]+@[\w-]+\.[\w.]+|(?:https?://)?(?:www\.)?twitter\.com/\w+|@\w{2,30})$",
     re.IGNORECASE,
 )
-_TAGS_RE = re.compile(
-    r"^(?:tags?|schlagwörter|schlagworte|теги|тэги|мітки|теґи|étiquettes|mots-clés|etiquetas|"
-    r"filed under|posted in|categories|kategorien|рубрики)\s*:?.{0,200}$",
-    re.IGNORECASE,
+_TAG_WORDS = (
+    r"tags?|schlagwörter|schlagworte|теги|тэги|мітки|теґи|étiquettes|mots-clés|etiquetas|"
+    r"filed under|posted in|categories|kategorien|рубрики"
+)
+# "Tags: a, b", "Tags" alone; not "Tagelang wurde verhandelt: ..." or "Posted in Kabul, he said: ..."
+_TAGS_RE = re.compile(rf"^(?:{_TAG_WORDS})(?:\s*:.{{0,200}}|\s*)$", re.IGNORECASE)
+# WordPress's "Posted in Politics, World" / "Filed under World News" without a colon
+_TAGS_BARE_RE = re.compile(r"^(?:filed under|posted in)\s+\S", re.IGNORECASE)
+# name particles and agencies written in lower case inside a byline ("Ludwig van Beethoven",
+# "Von dpa"); any other lower-case word makes "By contrast, ..." a sentence, not a byline
+_NAME_PARTICLES = frozenset(
+    [
+        "von",
+        "van",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "du",
+        "la",
+        "le",
+        "dos",
+        "das",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "y",
+        "zu",
+        "ter",
+        "ten",
+        "the",
+        "of",
+        "dpa",
+        "afp",
+        "apa",
+        "epd",
+        "kna",
+        "sid",
+        "ots",
+        "ap",
+    ]
 )
 _LEAD_SOURCE_RE = re.compile(
     rf"^(?P<src>[{R.UPPER}][\w.’'-]+(?:\s[{R.UPPER}][\w.’'-]+){{0,3}}):\s+\S"
@@ -197,13 +238,18 @@ def _general_rule(block: Block) -> tuple[str, str] | None:
     low = t.lower()  # the patterns searched on it are compiled for lowercase text
     if n <= 14 and R.COMMENTS_CLOSED_RE.search(low):
         return BOILER, "comments_closed"
-    if n <= 25 and R.COMMENT_PROMPT_RE.match(t):
+    if n <= 25 and R.COMMENT_PROMPT_RE.match(t) and _prompt_alone(t):
         return BOILER, "comment_prompt"
     if n <= 40:
         for rx in R.SYNDICATION_LOWER_RES:
-            if rx.search(low):
+            found = rx.search(low)
+            # a notice opens its line ("This article first appeared in X"); inside a sentence
+            # ("The study, first published in The Lancet, found ...") it is news copy
+            if found and "," not in low[: found.start()] and len(low[: found.start()].split()) <= 6:
                 return META, "syndication_notice"
         rights = R.RIGHTS_RE.search(low)
+        if rights and not _rights_notice(t, low, rights):
+            rights = None
         # a bare "© Agency" is a photo credit; "© 2024 X. All rights reserved" is a rights notice
         if rights and (
             rights.group() != "©" or n > 12 or parse_date(t) or re.search(r"\b(?:19|20)\d\d\b", t)
@@ -216,7 +262,9 @@ def _general_rule(block: Block) -> tuple[str, str] | None:
         return META, "image_credit"
     if n <= 8 and R.LOGIN_RE.match(t):
         return BOILER, "login"
-    if n <= 25 and R.NEWSLETTER_RE.search(low):
+    # a newsletter mentioned in a sentence is news ("announced it in its weekly newsletter");
+    # longer lines are boilerplate only as a call to sign up
+    if n <= 25 and R.NEWSLETTER_RE.search(low) and (n <= 8 or R.NEWSLETTER_CTA_RE.search(low)):
         return BOILER, "newsletter"
     if n <= 30 and R.DONATION_HINT_RE.search(low) and R.DONATION_RE.search(low):
         return BOILER, "donation_appeal"
@@ -230,7 +278,9 @@ def _general_rule(block: Block) -> tuple[str, str] | None:
         return BOILER, "reading_time"
     if n <= 8 and R.TEASER_MARKER_RE.match(t):
         return BOILER, "teaser_marker"
-    if n <= 35 and R.TEASER_INLINE_RE.match(t):
+    # "Related: headline" or "Read more Headline"; "Related charges were filed, ..." is a sentence
+    teaser = R.TEASER_INLINE_RE.match(t) if n <= 35 else None
+    if teaser and (teaser.group("sep") or headline_like(t, 35)):
         return BOILER, "teaser"
     if n <= 4 and R.UI_CONTROL_RE.match(t):
         return BOILER, "ui_control"
@@ -240,13 +290,17 @@ def _general_rule(block: Block) -> tuple[str, str] | None:
         return META, "source_line"
     if n <= 3 and R.SOURCE_LINK_RE.match(t):
         return BOILER, "source_link"
-    if n <= 5 and R.COMMENT_HEADER_RE.match(t):
+    if n <= 5 and (R.COMMENT_HEADER_RE.match(t) or R.COMMENT_HEADER_COUNTED_RE.match(t)):
         return BOILER, "comment_header"
+    if n <= 5 and R.COMMENT_HEADER_MAYBE_RE.match(t):
+        return BODY, "comment_header_maybe"  # decided by what follows (_confirm_headers)
     if n <= 60 and _CREDIT_LINE_RE.match(t):
         return META, "reporting_credit"
     if n <= 3 and _CONTACT_RE.match(t):
         return BOILER, "contact"
-    if n <= 40 and _TAGS_RE.match(t) and (":" in t or n <= 2):
+    if (n <= 40 and _TAGS_RE.match(t)) or (
+        n <= 8 and _TAGS_BARE_RE.match(t) and headline_like(t, 8)
+    ):
         return BOILER, "tags"
     if _is_byline(t, n):
         return META, "byline"
@@ -255,7 +309,57 @@ def _general_rule(block: Block) -> tuple[str, str] | None:
 
 def _is_byline(text: str, words: int) -> bool:
     m = R.BYLINE_RE.match(text) if words <= 14 else None
-    return bool(m and split_authors(m.group("names")))
+    return bool(m and byline_authors(m.group("names")))
+
+
+def byline_authors(names: str) -> list[str]:
+    """The authors a byline's name part gives, or [] when a part is not name-shaped: in "By
+    contrast, ..." or "Von Anfang an war klar, ..." a lower-case word gives the sentence away."""
+    authors = split_authors(names)
+    for a in authors:
+        for token in a.split():
+            first = next((c for c in token if c.isalpha()), "")
+            if first.islower() and token.casefold() not in _NAME_PARTICLES:
+                return []
+    return authors
+
+
+def _prompt_alone(text: str) -> bool:
+    """A comment prompt ends near its own words ("Leave a comment below", "Join the discussion
+    on Facebook"), where a sentence goes on ("Join the conversation, the minister urged ...")."""
+    head = R.COMMENT_PROMPT_HEAD_RE.match(text)
+    if head is None:
+        return True
+    rest = text[head.end() :]
+    return len(rest.split()) <= 8 and not re.match(r"\s*,\s*\w+\s+\w+", rest)
+
+
+def _rights_notice(text: str, low: str, found: re.Match[str]) -> bool:
+    """Whether a rights-pattern hit is a notice and not a sentence that shares its words."""
+    words = found.group()
+    if R.REFLECT_RE.search(words) and not R.DISCLAIMER_SUBJECT_RE.search(low[: found.start()]):
+        return False
+    return not (words.startswith("copyright") and not R.COPYRIGHT_LINE_RE.match(text))
+
+
+def _confirm_headers(blocks: list[Block]) -> None:
+    """An ambiguous header ("Discussion") opens comments only when comments follow it: a name
+    line, a date, a counter or a reply marker in the next few paragraphs. Otherwise it is a
+    subheading of the article."""
+    for i, b in enumerate(blocks):
+        if b.rule != "comment_header_maybe":
+            continue
+        following = blocks[i + 1 : i + 5]
+        evidence = any(
+            x.rule in {"timestamp", "counter", "comment_prompt", "comments_closed"}
+            or R.REPLY_RE.match(x.text)
+            or (name_of(x.text) and k + 1 < len(following) and not name_of(following[k + 1].text))
+            for k, x in enumerate(following)
+        )
+        if evidence:
+            _mark(b, BOILER, "comment_header")
+        else:
+            b.rule = ""
 
 
 def _is_list_item(text: str) -> bool:
@@ -291,6 +395,7 @@ def clean_text(
         hit = _rule_for(b, outlet_res)
         if hit:
             _mark(b, *hit)
+    _confirm_headers(blocks)
 
     _find_title(blocks, res, html_mode, title_hint, title_variants)
     _bylines(blocks, res, html_mode, repost_byline)
@@ -351,16 +456,17 @@ def _bylines(
             continue
         m = R.BYLINE_RE.match(b.text)
         assert m is not None
-        for a in split_authors(m.group("names")):
+        for a in byline_authors(m.group("names")):
             if a not in res.authors:
                 res.authors.append(a)
         rest = (m.group("rest") or "").strip()
-        if (
+        names_outlet = bool(
             rest
             and not R.ROLE_WORDS.search(rest)
             and not parse_date(rest)
             and len(rest.split()) <= 4
-        ):
+        )
+        if names_outlet:
             res.outlet = rest.rstrip(".")
         elif rest and parse_date(rest):
             res.published = res.published or parse_date(rest)
@@ -369,7 +475,9 @@ def _bylines(
             # the DOM vouched for this byline: paragraphs only above it, the text below it
             is_repost = repost_byline is not None and normalize(b.text) == normalize(repost_byline)
         else:
-            is_repost = bool(before) and all(x.words >= 8 for x in before)
+            # a repost's byline names the outlet it came from; above a plain "By Jane Doe"
+            # stands the article's own standfirst
+            is_repost = names_outlet and bool(before) and all(x.words >= 8 for x in before)
         if is_repost and before:
             for x in before:
                 _mark(x, REPOST, "repost_commentary")
@@ -427,12 +535,23 @@ def _sidebars(blocks: list[Block]) -> None:
         b = blocks[i]
         if b.label != BODY:
             continue
-        if blocks[i - 1].rule in stamp and blocks[i + 1].rule in stamp and b.words <= 40:
+        if (
+            blocks[i - 1].rule in stamp
+            and blocks[i + 1].rule in stamp
+            and b.words <= 40
+            and b.text[-1] not in ".!"
+        ):
             _mark(b, BOILER, "sidebar_headline")
     # the last headline of such a sidebar has a stamp on one side only
     if sum(b.rule == "sidebar_headline" for b in blocks) >= 3:
         last = blocks[-1]
-        if last.label == BODY and len(blocks) > 1 and blocks[-2].rule in stamp and last.words <= 40:
+        if (
+            last.label == BODY
+            and len(blocks) > 1
+            and blocks[-2].rule in stamp
+            and last.words <= 40
+            and last.text[-1] not in ".!"
+        ):
             _mark(last, BOILER, "sidebar_headline")
 
 
@@ -451,7 +570,9 @@ def _comment_start(blocks: list[Block], start: int, total: int, html_mode: bool)
             continue
         if name_of(b.text) and not name_of(nxt.text) and nxt.words >= 2:
             cands.append(i)
-    if len(cands) >= 2:
+    # Two name-shaped lines mid-article are as likely subheadings ("Background", "Olaf Scholz")
+    # as commenters; three, or two in the page's last part, are a comment section.
+    if len(cands) >= 3 or (len(cands) == 2 and blocks[cands[0]].pos >= 0.6 * total):
         return cands[0]
     return None
 
@@ -605,12 +726,13 @@ def _harvest(blocks: list[Block], res: TextResult, outlet: OutletRules | None) -
 
 
 def _repair_drop_cap(text: str, res: TextResult, outlet: OutletRules | None) -> str:
-    """'W Warnings'/'WWarnings' → 'Warnings'; a different glued capital ('IWarnings') unless the outlet opts out."""
+    """'W Warnings'/'WWarnings' → 'Warnings'; a different glued capital ('IWarnings') only for an
+    outlet that opts in (elsewhere that shape is a name: 'ВКонтакте', 'CNews')."""
     m = _DUP_DROP_CAP_RE.match(text)
     if m:
         res.removed.append(RemovedText("drop_cap", text[: m.end()]))
         return text[m.end() :]
-    if outlet is None or outlet.repair_glued_drop_cap:
+    if outlet is not None and outlet.repair_glued_drop_cap:
         m = _GLUED_DROP_CAP_RE.match(text)
         if m:
             res.removed.append(RemovedText("drop_cap", m.group("cap")))

@@ -94,6 +94,8 @@ class OutletCleaning(BaseModel):
 
     boilerplate_patterns: tuple[Regex, ...] = ()
     comment_xpaths: tuple[Annotated[str, AfterValidator(_check_name)], ...] = ()
+    # the outlet glues its drop cap to the first word ("IWarnings" for "Warnings")
+    repair_glued_drop_cap: bool = False
 
 
 class Outlet(BaseModel):

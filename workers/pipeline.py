@@ -70,6 +70,7 @@ def outlet_rules(outlet: Any | None) -> OutletRules | None:
         language=getattr(outlet, "language", None),
         boilerplate_patterns=tuple(getattr(cleaning_cfg, "boilerplate_patterns", ()) or ()),
         comment_xpaths=tuple(getattr(cleaning_cfg, "comment_xpaths", ()) or ()),
+        repair_glued_drop_cap=bool(getattr(cleaning_cfg, "repair_glued_drop_cap", False)),
     )
 
 

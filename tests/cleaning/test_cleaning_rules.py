@@ -94,13 +94,14 @@ def test_duplicated_drop_cap_is_repaired_and_recorded():
     assert spaced.body.startswith("Warnings are circulating")
 
 
-def test_glued_drop_cap_of_another_letter_is_repaired_unless_the_outlet_opts_out():
+def test_glued_drop_cap_of_another_letter_is_repaired_only_for_an_outlet_that_opts_in():
     text = "IWarnings are circulating again. " + BODY
-    fixed = clean(text)
+    fixed = clean(text, outlet=OutletRules(name="Welt", repair_glued_drop_cap=True))
     assert fixed.body.startswith("Warnings are circulating")
     assert ("drop_cap", "I") in [(r.rule, r.text) for r in fixed.removed]
-    kept = clean(text, outlet=OutletRules(name="Welt", repair_glued_drop_cap=False))
-    assert kept.body.startswith("IWarnings")
+    # the same shape is a name elsewhere ("ВКонтакте", "CNews"): kept by default, as the seed's
+    # gold keeps "IWarnings"
+    assert clean(text).body.startswith("IWarnings")
     # acronyms and ordinary words are not drop caps
     assert clean("ICBMs were moved again. " + BODY).body.startswith("ICBMs")
     assert clean("NATO officials said again. " + BODY).body.startswith("NATO")
