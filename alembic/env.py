@@ -18,9 +18,9 @@ def _url() -> str:
     if url:
         return url
     # `alembic` run by hand: the same settings as the CLI (environment and `.env`, validated).
-    from workers.settings import Settings
+    from workers.settings import get_settings
 
-    return Settings().effective_database_url
+    return get_settings().effective_database_url
 
 
 def run_offline() -> None:

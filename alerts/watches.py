@@ -373,8 +373,14 @@ def _write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             # mkstemp makes 0600: a worker running as another user must still read the file.
-            with contextlib.suppress(FileNotFoundError):
-                os.fchmod(fh.fileno(), stat.S_IMODE(path.stat().st_mode))
+            # An existing file keeps its mode, a new one gets what a plain open() would give.
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except FileNotFoundError:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.fchmod(fh.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

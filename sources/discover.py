@@ -171,7 +171,9 @@ def add_outlet_from_homepage(
     outlet = outlet_from_dict(data, label=f"{oid}.toml")  # the loader's own validation
     path = Path(outlets_dir) / f"{oid}.toml"
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists")
+        raise FileExistsError(
+            f"{path} already exists (--overwrite replaces it, --id writes another file)"
+        )
     guessed = [k for k, v in (("language", language), ("country", country)) if v is None]
     header = "# Written by `newswatch outlets add`; review before use.\n"
     if guessed:

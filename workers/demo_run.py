@@ -29,12 +29,17 @@ recipients = ["analyst@example.org"]
 def run_demo(*, keep: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Serve the demo outlets on 127.0.0.1, ingest them twice (the second poll adds nothing)."""
     from workers import runtime
+    from workers import settings as settings_module
     from workers.demo.farm import Farm
 
     data_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     saved = {k: v for k, v in os.environ.items() if k.startswith("NEWSWATCH_")}
+    saved_env_file = settings_module.ENV_FILE
     try:
+        # Neither the environment nor a `.env` file in the current directory may point the demo
+        # at a configured database, broker or SMTP server: it writes demo data and emails.
+        settings_module.ENV_FILE = None
         with Farm() as farm:
             outlets_dir = farm.outlets_dir(data_dir / "outlets")
             watches = data_dir / "watches.toml"
@@ -68,6 +73,7 @@ def run_demo(*, keep: Path | None = None, progress: bool = True) -> dict[str, An
                 "data_dir": str(data_dir) if keep else "(temporary, removed)",
             }
     finally:
+        settings_module.ENV_FILE = saved_env_file
         for key in [k for k in os.environ if k.startswith("NEWSWATCH_")]:
             del os.environ[key]
         os.environ.update(saved)

@@ -195,6 +195,11 @@ class Settings(BaseSettings):
         return self.outbox_dir or self.data_dir / "outbox"
 
 
+# The `.env` file settings are read from (relative to the current directory). The demo sets it
+# to None while it runs: it must not reach a database, broker or SMTP server that file names.
+ENV_FILE: str | None = ".env"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(_env_file=ENV_FILE)

@@ -170,6 +170,20 @@ def test_an_edit_keeps_the_files_mode_and_its_symlink(tmp_path: Path) -> None:
     assert stat.S_IMODE(real.stat().st_mode) == 0o644
 
 
+def test_a_new_watches_file_is_readable_by_a_worker_running_as_another_user(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        created = tmp_path / "new" / "watches.toml"
+        add_watch(created, parse_watch({"id": "a", "terms": ["x"]}))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(created.stat().st_mode) == 0o644  # mkstemp alone gave 0600
+
+
 def test_unreadable_watches_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(WatchError, match="not a file"):
         load_watches(tmp_path)

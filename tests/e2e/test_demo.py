@@ -72,3 +72,30 @@ def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> 
     )
     assert table.returncode == 0, table.stderr
     assert "articles_stored" in table.stdout
+
+
+def test_demo_never_writes_to_the_database_a_dotenv_names(tmp_path: Path) -> None:
+    # pydantic-settings reads `.env` from the current directory: clearing the environment alone
+    # left the demo writing its articles into the database (and SMTP server) the file names.
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    production = tmp_path / "production.db"
+    (cwd / ".env").write_text(
+        f"NEWSWATCH_DATABASE_URL=sqlite:///{production}\n"
+        "NEWSWATCH_SMTP_URL=smtp://127.0.0.1:1\n"
+        f"NEWSWATCH_DATA_DIR={tmp_path / 'production-data'}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    proc = subprocess.run(
+        [NEWSWATCH, "demo", "--format", "json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["articles_stored"] >= 40
+    assert not production.exists() and not (tmp_path / "production-data").exists()
+    assert sorted(p.name for p in cwd.iterdir()) == [".env"]

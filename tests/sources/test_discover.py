@@ -58,7 +58,7 @@ def test_declared_feeds_are_found_checked_and_written(tmp_path: Path, client: Ht
         outlet = load_outlet_file(path)
         assert outlet.id == "127-0-0-1" and len(outlet.feeds) == 2
         assert [o.id for o in load_outlets(tmp_path)] == ["127-0-0-1"]
-        with pytest.raises(FileExistsError):
+        with pytest.raises(FileExistsError, match="--overwrite replaces it, --id writes another"):
             add_outlet_from_homepage(site.url("/"), client=client, outlets_dir=tmp_path)
 
 
