@@ -14,18 +14,24 @@ from storage.models import Article, Comment, Story
 from tests.conftest import NEWSWATCH, REPO
 
 
-def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> None:
+def _demo(*args: str, cwd: Path, fmt: str = "json") -> subprocess.CompletedProcess[str]:
+    """`newswatch demo --format FMT ARGS` in `cwd`, with no NEWSWATCH_* in the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
-    keep = tmp_path / "demo"
     proc = subprocess.run(
-        [NEWSWATCH, "demo", "--keep", str(keep), "--format", "json"],
+        [NEWSWATCH, "demo", *args, "--format", fmt],
         env=env,
-        cwd=REPO,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> None:
+    keep = tmp_path / "demo"
+    proc = _demo("--keep", str(keep), cwd=REPO)
     summary = json.loads(proc.stdout)
     # how to look at the kept store with the demo's own outlets (their rules matter to reclean)
     assert (
@@ -67,11 +73,7 @@ def test_demo_ingests_the_local_outlets_and_prints_a_summary(tmp_path: Path) -> 
         assert copies and all(a.copy_kind == "syndicated" for a in copies)
     engine.dispose()
     # the table form for people works too
-    table = subprocess.run(
-        [NEWSWATCH, "demo"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert table.returncode == 0, table.stderr
-    assert "articles_stored" in table.stdout
+    assert "articles_stored" in _demo(cwd=REPO, fmt="table").stdout
 
 
 def test_demo_never_writes_to_the_database_a_dotenv_names(tmp_path: Path) -> None:
@@ -86,16 +88,7 @@ def test_demo_never_writes_to_the_database_a_dotenv_names(tmp_path: Path) -> Non
         f"NEWSWATCH_DATA_DIR={tmp_path / 'production-data'}\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
-    proc = subprocess.run(
-        [NEWSWATCH, "demo", "--format", "json"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _demo(cwd=cwd)
     assert json.loads(proc.stdout)["articles_stored"] >= 40
     assert not production.exists() and not (tmp_path / "production-data").exists()
     assert sorted(p.name for p in cwd.iterdir()) == [".env"]
