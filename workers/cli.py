@@ -8,16 +8,18 @@ import os
 import sys
 import tempfile
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from workers.cli_output import cell, echo_json_lines, table_console
+from workers.cli_output import cell, echo_json_lines, plural, table_console
 from workers.cli_types import ArticleStatus, FormatOpt, TableOrJson
 
 if TYPE_CHECKING:
+    from sources.registry import OutletError
     from storage.models import Article
     from workers.settings import Settings
 
@@ -132,7 +134,10 @@ def _worker_argv(*, beat: bool, queues: str, concurrency: int | None, loglevel: 
 
 @app.command()
 def run(
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes; default NEWSWATCH_WORKER_CONCURRENCY."),
+    ] = None,
     loglevel: Annotated[
         str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
     ] = None,
@@ -168,13 +173,29 @@ def run(
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option("-Q", "--queues")] = "feeds,articles,alerts",
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+    queues: Annotated[
+        str,
+        typer.Option(
+            "-Q", "--queues", help="Comma-separated queues to consume: feeds, articles, alerts."
+        ),
+    ] = "feeds,articles,alerts",
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes; default NEWSWATCH_WORKER_CONCURRENCY."),
+    ] = None,
     loglevel: Annotated[
         str | None, typer.Option(help="Log level; default NEWSWATCH_LOG_LEVEL.")
     ] = None,
 ) -> None:
     """A Celery worker (scale these out)."""
+    from workers.cli_ops import parse_queues
+
+    try:
+        # Celery would consume a misspelt queue that no task is ever routed to, silently.
+        names = parse_queues(queues)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
     from workers.celery_app import app as celery_app
     from workers.logs import setup_logging
 
@@ -182,7 +203,7 @@ def worker(
     loglevel = _log_level(loglevel, settings)
     setup_logging(json_logs=settings.log_json, level=loglevel)
     celery_app.worker_main(
-        _worker_argv(beat=False, queues=queues, concurrency=concurrency, loglevel=loglevel)
+        _worker_argv(beat=False, queues=",".join(names), concurrency=concurrency, loglevel=loglevel)
     )
 
 
@@ -216,9 +237,15 @@ def poll(
     """Synchronous polling for cron users and tests (no broker needed)."""
     if not once:
         _fail("only --once is supported; use `newswatch run` for the service")
+    from sources.registry import OutletError
     from workers.oneshot import poll_once
 
-    summary = poll_once(get_settings(), all_feeds=all_feeds, progress=format == "table")
+    try:
+        summary = poll_once(get_settings(), all_feeds=all_feeds, progress=format == "table")
+    except OutletError as exc:
+        # The registry is the user's files: name the problem as `outlets check` does.
+        _fail_outlets(exc)
+        raise
     if format == "json":
         typer.echo(json.dumps(summary))
     else:
@@ -290,7 +317,7 @@ def outlets_list(format: FormatOpt = TableOrJson.table) -> None:
 
 @outlets_app.command("check")
 def outlets_check() -> None:
-    """Validate every outlet file; exit 2 naming the file and key on the first error."""
+    """Validate every outlet file; on errors, exit 2 naming the file and key of each one."""
     outlets = _load_outlets_or_fail()
     if not outlets:
         _fail(f"no outlet files (*.toml) in {get_settings().outlets_dir}")
@@ -307,11 +334,15 @@ def _load_outlets_or_fail() -> list[Any]:
     try:
         return load_outlets(Path(get_settings().outlets_dir))
     except OutletError as exc:
-        # One `error:` line per problem (a message may name several files).
-        for problem in exc.problems[:-1]:
-            _error(problem)
-        _fail(exc.problems[-1] if exc.problems else str(exc))
+        _fail_outlets(exc)
         raise
+
+
+def _fail_outlets(exc: OutletError) -> None:
+    """Exit 2 with one `error:` line per problem (a message may name several files)."""
+    for problem in exc.problems[:-1]:
+        _error(problem)
+    _fail(exc.problems[-1] if exc.problems else str(exc))
 
 
 # ---------------------------------------------------------------- articles
@@ -344,12 +375,12 @@ def _article_row(a: Article) -> dict[str, Any]:
 @articles_app.command("list")
 def articles_list(
     limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
-    outlet: str | None = None,
+    outlet: Annotated[str | None, typer.Option(help="Only this outlet's articles.")] = None,
     status: Annotated[ArticleStatus | None, typer.Option(help="pending | stored | failed")] = None,
     all: Annotated[bool, typer.Option("--all", help="Include copies of other articles.")] = False,
     format: FormatOpt = TableOrJson.table,
 ) -> None:
-    """Newest articles first; copies hidden unless --all."""
+    """Most recently found articles first (highest id first); copies hidden unless --all."""
     from sqlmodel import Session, select
 
     from storage.models import Article
@@ -363,7 +394,28 @@ def articles_list(
         if not all:
             q = q.where(Article.copy_of_id.is_(None))  # type: ignore[union-attr]
         rows = session.exec(q).all()
+        if outlet and not rows:
+            # As `reclean`: a typo is an error, not an empty table. An outlet removed from the
+            # registry keeps its stored articles, so any row of it (whatever --status or --all
+            # say) makes it known; so does the registry, for an outlet with nothing stored yet.
+            any_row = session.exec(select(Article.id).where(Article.outlet_id == outlet).limit(1))
+            if any_row.first() is None and not _in_registry(outlet):
+                _fail(
+                    f"unknown outlet {outlet!r}: not in the outlet registry and no stored "
+                    "articles; `newswatch outlets list` shows the outlets"
+                )
     _print_articles(rows, format)
+
+
+def _in_registry(outlet_id: str) -> bool:
+    """Whether the registry has this outlet; True when the registry cannot be read, because
+    then a listing cannot tell a typo from a real outlet and must not refuse it."""
+    from sources.registry import OutletError, load_outlets
+
+    try:
+        return any(o.id == outlet_id for o in load_outlets(Path(get_settings().outlets_dir)))
+    except OutletError:
+        return True
 
 
 def _print_articles(rows: Any, format: str) -> None:
@@ -426,7 +478,9 @@ def articles_search(
 
 @articles_app.command("show")
 def articles_show(
-    article_id: int,
+    article_id: Annotated[
+        int, typer.Argument(help="Article id (the first column of `articles list`).")
+    ],
     removed: Annotated[
         bool, typer.Option("--removed", help="Show what cleaning removed and why.")
     ] = False,
@@ -497,15 +551,22 @@ def articles_show(
     console.print()
     console.print(article.body or "", markup=False, highlight=False, soft_wrap=wrap)
     if comments:
-        console.rule(f"{len(comments)} comments")
+        console.rule(plural(len(comments), "comment"))
         for c in comments:
             console.print(f"[bold]{escape(c.author or '(no author)')}[/bold]: ", end="")
             console.print(c.text, markup=False, highlight=False, soft_wrap=wrap)
     if removed:
-        console.rule(f"{len(spans)} removed spans")
+        console.rule(plural(len(spans), "removed span"))
         for s in spans:
             console.print(f"[yellow]{escape(s.rule)}[/yellow]: ", end="")
             console.print(s.text, markup=False, highlight=False, soft_wrap=wrap)
+
+
+class ExportFormat(StrEnum):
+    """`articles export --format`: a choice, so --help lists it and a typo is refused."""
+
+    jsonl = "jsonl"
+    csv = "csv"
 
 
 @articles_app.command("export")
@@ -513,13 +574,13 @@ def articles_export(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="File to write; '-' for stdout.")
     ] = Path("-"),
-    format: Annotated[str, typer.Option("--format", "-f", help="jsonl | csv")] = "jsonl",
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="jsonl | csv")
+    ] = ExportFormat.jsonl,
     all: Annotated[bool, typer.Option("--all", help="Include copies.")] = False,
 ) -> None:
     """Export stored articles as JSON Lines (exact text) or CSV (for spreadsheets: a cell that
     would start a formula gets a leading apostrophe)."""
-    if format not in ("jsonl", "csv"):
-        _fail("--format must be jsonl or csv")
     fields = [
         "id",
         "outlet",
@@ -567,7 +628,7 @@ def articles_export(
                 os.replace(partial, output)
             else:
                 Path(partial).unlink(missing_ok=True)
-    err.print(f"exported {count} articles")
+    err.print(f"exported {plural(count, 'article')}")
 
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets; web
@@ -671,11 +732,32 @@ def db_upgrade(
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str) -> None:
-    """Revert migrations down to REVISION (e.g. base)."""
-    from storage.migrate import downgrade
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (base drops every table).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")
+    ] = False,
+) -> None:
+    """Revert migrations down to REVISION (e.g. base). This DELETES DATA: the tables and columns
+    of the reverted migrations are dropped with their contents. Asks first unless --yes."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import make_url
 
-    downgrade(get_settings().effective_database_url, revision)
+    from storage.migrate import ALEMBIC_DIR, downgrade
+
+    url = get_settings().effective_database_url
+    # A misspelt revision is reported (as `migration: ...`) before anyone is asked to confirm.
+    ScriptDirectory(str(ALEMBIC_DIR)).get_revisions(revision)
+    if not yes:
+        where = make_url(url).render_as_string(hide_password=True)
+        if not sys.stdin.isatty():
+            # Nobody can answer: a script must say --yes to drop tables.
+            _fail(f"db downgrade deletes data in {where}; pass --yes to confirm")
+        typer.confirm(
+            f"Downgrading {where} to {revision} drops tables and deletes their data. Continue?",
+            abort=True,
+        )
+    downgrade(url, revision)
     console.print("database at", revision)
 
 

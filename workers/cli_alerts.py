@@ -21,6 +21,7 @@ MAX_CSV_BYTES = 200 * 1024 * 1024
 FileOpt = Annotated[
     Path | None, typer.Option("--file", help="Watches TOML (default from settings).")
 ]
+WatchIdArg = Annotated[str, typer.Argument(help="Watch id (as `watches list` shows it).")]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -53,6 +54,16 @@ def register(
             except OSError:
                 pass  # load_watches names the reason (e.g. permission denied)
         return watches_file(path)
+
+    def watch_known(watch_id: str) -> bool:
+        """Whether the watches file has this watch; True when it cannot be read, because then a
+        listing cannot tell a typo from a real watch and must not refuse it."""
+        from alerts.watches import WatchError, load_watches
+
+        try:
+            return any(w.id == watch_id for w in load_watches(watches_file(None)))
+        except WatchError:
+            return True
 
     @watches_app.command("add")
     def watches_add(
@@ -156,7 +167,7 @@ def register(
             typer.echo(f"{w.id}: {', '.join(w.terms)} → {', '.join(w.recipients) or '-'}{shown}")
 
     @watches_app.command("remove")
-    def watches_remove(watch_id: str, file: FileOpt = None) -> None:
+    def watches_remove(watch_id: WatchIdArg, file: FileOpt = None) -> None:
         """Remove a watch (its past mentions and alerts stay in the database)."""
         from alerts.watches import WatchError, remove_watch
 
@@ -168,7 +179,7 @@ def register(
 
     @watches_app.command("mute")
     def watches_mute(
-        watch_id: str,
+        watch_id: WatchIdArg,
         for_: Annotated[
             str | None, typer.Option("--for", help="How long: 30m, 6h, 3d, 1w (default 1d).")
         ] = None,
@@ -255,7 +266,7 @@ def register(
     @alerts_app.command("list")
     def alerts_list(
         watch: Annotated[str | None, typer.Option("--watch", help="Only this watch.")] = None,
-        limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+        limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows to show.")] = 50,
         format: FormatOpt = TableOrJson.table,
     ) -> None:
         """Recent alert decisions (fired, escalated, resolved), newest first."""
@@ -265,6 +276,13 @@ def register(
 
         with Session(get_engine()) as session:
             rows = recent_alerts(session, watch_id=watch, limit=limit)
+        if watch and not rows and not watch_known(watch):
+            # As `watches mute`: a typo is an error, not "no alerts". A removed watch keeps its
+            # alerts (rows, listed above); one in the file may have none yet.
+            _fail(
+                f"unknown watch {watch!r}: not in {watches_file(None)} and no alerts; "
+                "`newswatch watches list` shows the watches"
+            )
         for a in rows:
             start = a.interval_start.replace(tzinfo=a.interval_start.tzinfo or UTC)
             if format == "json":

@@ -111,7 +111,11 @@ def register(
         table_console().print(table)
 
     @feeds_app.command("enable")
-    def enable(feed_id: int) -> None:
+    def enable(
+        feed_id: Annotated[
+            int, typer.Argument(help="Feed id (the first column of `feeds status`).")
+        ],
+    ) -> None:
         """Bring a disabled or failing feed back: errors cleared, polled at the next dispatch."""
         from storage import feed_repo
         from storage.db import session_scope
@@ -135,14 +139,16 @@ def register(
 
     @outlets_app.command("add")
     def add(
-        url: str,
+        url: Annotated[str, typer.Argument(help="The site's homepage URL.")],
         outlet_id: Annotated[str | None, typer.Option("--id", help="Outlet id (slug).")] = None,
         language: Annotated[str | None, typer.Option("--language", help="ISO 639-1.")] = None,
         country: Annotated[
             str | None, typer.Option("--country", help="ISO 3166-1 alpha-2.")
         ] = None,
         outlets_dir: Annotated[Path | None, typer.Option("--dir", help="Where to write.")] = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing file for this outlet.")
+        ] = False,
     ) -> None:
         """Discover a site's feeds from its homepage and write its outlet TOML file for review."""
         from sources.discover import DiscoveryError, add_outlet_from_homepage

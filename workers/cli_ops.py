@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -39,14 +40,42 @@ def validate_basic_auth(value: str) -> list[str]:
     """Flower's credential list "user:password[,user2:password2]"; raises ValueError on nonsense."""
     pairs = [p for p in value.split(",") if p]
     if not pairs:
-        raise ValueError("empty")
+        raise ValueError("empty (expected user:password)")
     for pair in pairs:
         user, sep, password = pair.partition(":")
         if not sep or not user or not password:
             raise ValueError("each credential must be user:password")
         if password == PLACEHOLDER_SECRET:
-            raise ValueError(f"the password is .env.example's placeholder {PLACEHOLDER_SECRET!r}")
+            raise ValueError(
+                f"the password is .env.example's placeholder {PLACEHOLDER_SECRET!r}, which is "
+                "refused; choose a real password"
+            )
     return pairs
+
+
+def parse_queues(value: str) -> list[str]:
+    """A --queues list ("feeds,alerts") as names; ValueError naming the valid ones otherwise."""
+    from workers.celery_app import QUEUES
+
+    names = [q.strip() for q in value.split(",") if q.strip()]
+    unknown = [q for q in names if q not in QUEUES]
+    # A queue no task is routed to would make a worker that idles, or a probe that never passes.
+    if unknown or not names:
+        what = f"unknown queue {', '.join(map(repr, unknown))}" if unknown else "no queue given"
+        raise ValueError(f"--queues: {what}; valid queues: {', '.join(QUEUES)}")
+    return names
+
+
+def metrics_dir(settings: Any) -> Path | None:
+    """The folder the workers write their metric files to, or None.
+
+    The same choice as workers.metrics (and so the workers and `metrics-serve`) makes:
+    PROMETHEUS_MULTIPROC_DIR when set, otherwise NEWSWATCH_METRICS_DIR.
+    """
+    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc:
+        return Path(multiproc)
+    return Path(settings.metrics_dir) if settings.metrics_dir else None
 
 
 def flower_environment(
@@ -72,6 +101,16 @@ def flower_environment(
 def register(
     app: typer.Typer, *, get_settings: Callable[[], Any], get_engine: Callable[[], Any]
 ) -> None:
+    def existing_engine() -> Any:
+        """The database, when it is there: connecting would leave an empty file behind, which
+        later looks like a database. A missing one is an error (exit 2)."""
+        from storage.health import missing_database
+
+        missing = missing_database(get_settings().effective_database_url)
+        if missing is not None:
+            _fail(missing)
+        return get_engine()
+
     if sys.argv[1:2] and sys.argv[1] in ("worker", "run"):
         # A worker must register `newswatch.health_ping` and the consumption mark that
         # `health worker` relies on. The Celery app's includes load the module too; importing it
@@ -109,7 +148,8 @@ def register(
             )
             return
         except ValueError as exc:
-            _fail(f"NEWSWATCH_FLOWER_BASIC_AUTH: {exc} (expected user:password)")
+            # The reason says what is wrong: the format, or the refused placeholder password.
+            _fail(f"NEWSWATCH_FLOWER_BASIC_AUTH: {exc}")
             return
         if insecure_no_auth and "FLOWER_BASIC_AUTH" not in env:
             _warn("Flower runs WITHOUT authentication")
@@ -127,14 +167,17 @@ def register(
     @app.command("metrics-reset")
     def metrics_reset() -> None:
         """Remove the previous run's per-process metric files; run before any worker starts."""
-        settings = get_settings()
-        if settings.metrics_dir is None:
-            _fail("NEWSWATCH_METRICS_DIR is not set: there are no metric files to remove")
+        folder = metrics_dir(get_settings())
+        if folder is None:
+            _fail(
+                "NEWSWATCH_METRICS_DIR is not set (nor PROMETHEUS_MULTIPROC_DIR): there are no "
+                "metric files to remove"
+            )
             return
         from workers.metrics_files import reset_multiprocess_dir
 
-        removed = reset_multiprocess_dir(settings.metrics_dir)
-        typer.echo(f"removed {removed} metric files from {settings.metrics_dir}")
+        removed = reset_multiprocess_dir(folder)
+        typer.echo(f"removed {removed} metric files from {folder}")
 
     @app.command("metrics-serve")
     def metrics_serve(
@@ -173,13 +216,7 @@ def register(
         from workers.status import collect_status, render
 
         settings = get_settings()
-        from storage.health import missing_database
-
-        missing = missing_database(settings.effective_database_url)
-        if missing is not None:
-            # Connecting would leave an empty file behind, which later looks like a database.
-            _fail(missing)
-            return
+        engine = existing_engine()
         celery_app = None
         if not settings.embedded_broker:
             from workers.celery_app import app as celery_app
@@ -188,7 +225,7 @@ def register(
         try:
             data = collect_status(
                 settings,
-                get_engine(),
+                engine,
                 now=datetime.now(UTC),
                 celery_app=celery_app,
                 redis=runtime.redis_client(settings),
@@ -202,34 +239,46 @@ def register(
         if format == "json":
             typer.echo(json.dumps(data, default=str, ensure_ascii=False))
         else:
-            render(data, Console())
+            # Not cut to 80 columns in a pipe (`status | cat`), like every other table.
+            render(data, table_console(fit=True))
 
     @app.command()
     def health(
         check: Annotated[str, typer.Argument(help="worker | beat | db | redis")],
         timeout: Annotated[
-            float, typer.Option(help="Seconds to wait for the worker probe.")
+            float, typer.Option(min=0.1, help="Seconds to wait for the worker probe.")
         ] = 10.0,
         queues: Annotated[
             str, typer.Option("-Q", "--queues", help="Queues the worker must consume.")
         ] = "feeds,articles,alerts",
         max_age: Annotated[
-            float, typer.Option(help="Oldest acceptable beat heartbeat (s).")
+            float, typer.Option(min=1, help="Oldest acceptable beat heartbeat (s).")
         ] = 90.0,
     ) -> None:
-        """Exit 0 when healthy, 1 when not (compose healthcheck)."""
+        """Exit 0 when healthy, 1 when not (compose healthcheck), 2 on a usage error."""
         from workers import health as probes
 
         settings = get_settings()
         if check == "worker":
+            try:
+                names = parse_queues(queues)
+            except ValueError as exc:
+                _fail(str(exc))
+                return
             from workers.celery_app import app as celery_app
 
-            names = [q.strip() for q in queues.split(",") if q.strip()]
             probe = probes.check_worker(settings, celery_app, queues=names, timeout=timeout)
         elif check == "beat":
-            probe = probes.check_beat(
-                get_engine(), now=datetime.now(UTC), max_age=timedelta(seconds=max_age)
-            )
+            from storage.health import missing_database
+
+            missing = missing_database(settings.effective_database_url)
+            if missing is not None:
+                # Unhealthy (exit 1), not a usage error; and no empty database file left behind.
+                probe = probes.Probe(False, missing)
+            else:
+                probe = probes.check_beat(
+                    get_engine(), now=datetime.now(UTC), max_age=timedelta(seconds=max_age)
+                )
         elif check == "db":
             probe = probes.check_db(get_engine())
         elif check == "redis":
@@ -250,7 +299,7 @@ def register(
         from storage.quality import outlet_quality
 
         settings = get_settings()
-        engine = get_engine()
+        engine = existing_engine()
         changed = []
         if check:
             changed = check_drift(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workers.cli_output import echo_json_lines, table_console
+from workers.cli_output import echo_json_lines, plural, table_console
 from workers.cli_types import FormatOpt, TableOrJson
 
 if TYPE_CHECKING:
@@ -176,8 +176,9 @@ def describe_relations(rel: dict[str, Any]) -> list[str]:
     story = rel.get("story")
     if story:
         first = story.get("first_published") or "?"
+        articles = plural(len(story["articles"]), "article")
         lines.append(
-            f"story: #{story['id']}, {len(story['articles'])} articles; first published by "
+            f"story: #{story['id']}, {articles}; first published by "
             f"{story['first_outlet']} (#{story['first_article_id']}) at {first}"
         )
     return lines
@@ -194,7 +195,9 @@ def register(app: typer.Typer, *, get_engine: Callable[[], Any]) -> None:
             str, typer.Option("--since", help="Duration (2d, 12h, 1w) or ISO 8601 time.")
         ] = "2d",
         format: FormatOpt = TableOrJson.table,
-        limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_STORIES)] = 100,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, max=MAX_STORIES, help="Most stories to show.")
+        ] = 100,
     ) -> None:
         """Stories with their outlets and first publisher, most recently active first."""
         try:

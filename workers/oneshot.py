@@ -30,10 +30,12 @@ def poll_once(
     from workers.polling import due_feed_ids, poll_feed, sync_outlets
     from workers.tasks import current_watches, poll_config
 
+    # The registry first: a broken one (OutletError) stops the run before it creates or
+    # migrates a database and the HTTP client's files.
+    outlets = runtime.outlets_by_id(settings)
     upgrade(settings.effective_database_url)
     engine = runtime.get_engine(settings)
     client = runtime.get_http_client(settings)
-    outlets = runtime.outlets_by_id(settings)
     now = datetime.now(UTC)
     sync_outlets(engine, list(outlets.values()), now=now)
     if all_feeds:

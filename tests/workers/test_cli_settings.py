@@ -18,7 +18,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_db_upgrade_and_downgrade_take_the_revision_as_an_argument(tmp_path: Path) -> None:
     env = _env(tmp_path)
     assert "database at head" in run_cli(["db", "upgrade", "head"], env).stdout
-    assert "database at base" in run_cli(["db", "downgrade", "base"], env).stdout
+    assert "database at base" in run_cli(["db", "downgrade", "base", "--yes"], env).stdout
     assert "database at head" in run_cli(["db", "upgrade"], env).stdout
 
 
