@@ -376,18 +376,31 @@ def _find_containers(tree: HtmlElement, outlet: OutletRules | None) -> list[Html
     found: list[HtmlElement] = []
     body = tree.find("body")
     root = body if body is not None else tree
+    skipped = ("body", "html", "article", "main", "head")
+    counts: dict[HtmlElement, int] = {}  # parent -> comment units among its children
     for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag in ("body", "html", "article", "main", "head"):
+        if not isinstance(el.tag, str):
             continue
-        named = _has(el, _CONTAINER_TOKEN_RE) or (
-            el.get("itemprop") == "comment" and el.tag != "meta"
-        )
-        # or a section named otherwise ("discussion", "responses") that holds comment units
-        if (
-            named
-            or sum(1 for ch in el if isinstance(ch.tag, str) and _has(ch, _UNIT_TOKEN_RE)) >= 2
+        if el.tag not in skipped and (
+            _has(el, _CONTAINER_TOKEN_RE) or (el.get("itemprop") == "comment" and el.tag != "meta")
         ):
             found.append(el)
+        # A section named otherwise ("discussion", "responses") that holds two comment units is
+        # a comment section too. Substring tests on the raw class first: every unit token has
+        # one of these stems, and few elements do.
+        cls = el.get("class")
+        if not cls or not ("omment" in cls or "oment" in cls or "омент" in cls or "оммент" in cls):
+            continue
+        parent = el.getparent()
+        if parent is None or parent.tag in skipped or not _has(el, _UNIT_TOKEN_RE):
+            continue
+        counts[parent] = counts.get(parent, 0) + 1
+        if counts[parent] == 2 and parent not in found:
+            # in document order: before the found elements inside it (visited after it)
+            at = len(found)
+            while at and any(a is parent for a in found[at - 1].iterancestors()):
+                at -= 1
+            found.insert(at, parent)
     for xp in outlet.comment_xpaths if outlet else ():
         try:
             found.extend(e for e in tree.xpath(xp) if isinstance(e, HtmlElement))
