@@ -6,7 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
 FRESH_SECONDS = 24 * 3600
@@ -20,7 +21,9 @@ UNANSWERED_WINDOW_SECONDS = UNREACHABLE_SECONDS
 class RobotsRules:
     """What one host's robots.txt said: allow all, disallow all, or the parsed rules."""
 
-    parser: RobotFileParser | None
+    # protego, not urllib.robotparser: RFC 9309's longest match wins (Allow on a tie) and `*`
+    # and `$` patterns count; the stdlib takes the first matching line and ignores wildcards.
+    parser: Protego | None
     allow_all: bool
     fetched_at: float
     ttl: float
@@ -28,16 +31,17 @@ class RobotsRules:
     def allows(self, agent: str, url: str) -> bool:
         if self.parser is None:
             return self.allow_all
-        return self.parser.can_fetch(agent, url)
+        return bool(self.parser.can_fetch(url, agent))
 
 
 def rules_from_response(status: int | None, body: bytes, *, now: float) -> RobotsRules:
     """Turn a robots.txt answer into rules (status None = network error)."""
     if status is not None and 200 <= status < 300:
-        parser = RobotFileParser()
-        parser.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace").splitlines())
+        parser = Protego.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", "replace"))
         return RobotsRules(parser, True, now, FRESH_SECONDS)
-    if status is not None and 400 <= status < 500:
+    # 429 is the site asking us to slow down: treated as unreachable (as 5xx), not as "no
+    # rules", so pages are not fetched at once from a host that is rate-limiting us.
+    if status is not None and 400 <= status < 500 and status != 429:
         # "Unavailable": the site has no rules for us, so everything is allowed.
         return RobotsRules(None, True, now, FRESH_SECONDS)
     # "Unreachable" (5xx, network trouble): assume a complete disallow, but only briefly.

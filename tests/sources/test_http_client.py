@@ -379,6 +379,39 @@ def test_robots_rules_for_our_agent_and_missing_or_broken_files() -> None:
         assert ours.hits("/a") == [] and broken.hits("/a") == []
 
 
+@pytest.mark.parametrize(
+    ("robots", "allowed", "refused"),
+    [
+        # the longest match wins, whatever the order (the stdlib took the first line)
+        (b"User-agent: *\nAllow: /\nDisallow: /private/\n", "/news/a", "/private/a"),
+        (b"User-agent: *\nDisallow: /\nAllow: /news/\n", "/news/a", "/other/a"),
+        # wildcards and end anchors (the stdlib ignored them)
+        (b"User-agent: *\nDisallow: /*?print=\n", "/story", "/story?print=1"),
+        (b"User-agent: *\nDisallow: /*.pdf$\n", "/doc.pdf?x=1", "/doc.pdf"),
+    ],
+)
+def test_robots_rules_follow_rfc_9309(
+    server: LocalServer, robots: bytes, allowed: str, refused: str
+) -> None:
+    server.static("/robots.txt", robots)
+    for path in (allowed, refused):
+        server.static(path.split("?")[0], b"page")
+    with make_client() as c:
+        assert c.get(server.url(allowed)).content == b"page"
+        with pytest.raises(FetchError) as err:
+            c.get(server.url(refused))
+        assert err.value.kind == "robots"
+
+
+def test_a_rate_limited_robots_txt_is_unreachable_not_missing(server: LocalServer) -> None:
+    server.static("/robots.txt", b"slow down", 429)
+    server.static("/a", b"a")
+    with make_client() as c, pytest.raises(FetchError) as err:
+        c.get(server.url("/a"))
+    assert err.value.kind == "robots_unreachable"
+    assert server.hits("/a") == []
+
+
 def _slow_robots(seconds: float) -> Callable[[Handler], None]:
     def route(h: Handler) -> None:
         h.server.owner.stopping.wait(seconds)
