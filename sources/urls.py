@@ -57,6 +57,24 @@ TRACKING_PARAMS = frozenset(
         "amp_js_v",
         "usqp",
         "outputtype",
+        # newsroom campaign tags: the Guardian, NYT, BBC, Webtrends, Yahoo's consent redirect
+        "cmp",
+        "intcmp",
+        "partner",
+        "emc",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "wt.mc_id",
+        "wt.tsrc",
+        "mbid",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "taid",
+        "fromrss",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "__twitter_impression")
@@ -65,6 +83,10 @@ _MIRROR_HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.", "mob.", "touch.")
 _AMP_SEGMENTS = frozenset({"amp", "amp.html"})
 _AMP_SUFFIX = re.compile(r"(?:\.amp(?=\.html?$|$)|/amp\.html?$)", re.IGNORECASE)
 _MAX_URL_LEN = 4096
+# A servlet session in the path ("/story;jsessionid=ABC"): one page per visitor otherwise.
+_SESSION_PARAM = re.compile(r"(?:;|%3B)jsessionid=[^/?#]*", re.IGNORECASE)
+# Google's AMP cache serves a page at https://<site-with-dashes>.cdn.ampproject.org/c/s/<host>/<path>
+_AMP_CACHE_PATH = re.compile(r"^/(?:c|v|i)/(?:s/)?(?P<host>[^/]+)(?P<path>/.*)?$")
 
 
 def _is_tracking(name: str) -> bool:
@@ -115,6 +137,11 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         return normal
+    cached = _AMP_CACHE_PATH.match(parts.path or "")
+    if parts.hostname.lower().endswith(".cdn.ampproject.org") and cached:
+        # the AMP cache's copy is the site's own page
+        inner = f"https://{cached.group('host')}{cached.group('path') or '/'}"
+        return canonical_url(inner + (f"?{parts.query}" if parts.query else ""))
     host = _strip_host(parts.hostname.lower().rstrip("."))
     port = parts.port if parts.port not in (None, 80, 443) else None
     netloc = f"{host}:{port}" if port else host
@@ -123,7 +150,8 @@ def canonical_url(url: str) -> str:
     ]
     query.sort()
     # https is the canonical scheme: news sites serve the same page on both.
-    return urlunsplit(("https", netloc, _strip_amp_path(parts.path or "/"), urlencode(query), ""))
+    path = _SESSION_PARAM.sub("", parts.path or "/")
+    return urlunsplit(("https", netloc, _strip_amp_path(path), urlencode(query), ""))
 
 
 def url_hash(canonical: str) -> str:

@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,14 @@ STORY_BAND_OFFSET = 1000  # story bands share the lsh_buckets table with the bod
 # of a few days of articles however large the body index grows.
 STORY_KEY_MIN = mh.band_range(STORY_BAND_OFFSET, 1)[0]
 MAX_CANDIDATES = 200
+# A near copy found by text alone (no syndication notice naming the candidate's outlet) is
+# looked for among articles first seen this many days either side: an outlet's press releases
+# or reports a month apart share long templates ("About Acme", forward-looking statements),
+# and a new one must not become a copy of an old one and lose its own story.
+NEAR_COPY_WINDOW_DAYS = 7
+# Below this many words a body is too short to say two pages are one article ("This story
+# will be updated", a paywall teaser): the titles must agree too.
+SHORT_BODY_WORDS = 80
 # Texts compared exactly per article at most: candidates come best estimate first, so a true
 # copy is among the first few; the cap bounds the work when many same-topic articles sit
 # just under the bar.
@@ -344,13 +352,29 @@ def ensure_article(
     return session.exec(select(Article).where(Article.url_hash == url_key)).one()
 
 
-def _outlets_of(session: Session, ids: Sequence[int]) -> dict[int, str]:
+def _facts_of(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, datetime, str | None]]:
+    """Outlet, first sighting and title of each candidate."""
     if not ids:
         return {}
     rows = session.execute(
-        select(Article.id, Article.outlet_id).where(Article.id.in_(list(ids)))  # type: ignore[union-attr,call-overload]
+        select(Article.id, Article.outlet_id, Article.first_seen_at, Article.title).where(  # type: ignore[call-overload]
+            Article.id.in_(list(ids))  # type: ignore[union-attr]
+        )
     ).all()
-    return {int(r[0]): r[1] for r in rows}
+    return {int(r[0]): (r[1], _aware(r[2]), r[3]) for r in rows}
+
+
+def _titles_alike(a: str | None, b: str | None) -> bool:
+    """Whether two headlines share most of their words (unknown counts as alike)."""
+    wa, wb = set(mh.words(a or "")), set(mh.words(b or ""))
+    if not wa or not wb:
+        return True
+    return len(wa & wb) / len(wa | wb) >= 0.5
+
+
+def _one_piece(words: int, title: str | None, other_title: str | None) -> bool:
+    """A short body alone does not make two pages one article; their headlines must agree."""
+    return words >= SHORT_BODY_WORDS or _titles_alike(title, other_title)
 
 
 def _root(session: Session, a: Article) -> Article:
@@ -612,37 +636,47 @@ def apply_dedup(
     match: Article | None = None
     sim = 0.0
     kind = "new"
+    n_words = len(mh.words(body)) if text_ok else 0
     if text_ok:
-        exact = session.exec(
+        same_text = session.exec(
             select(Article)
             .where(Article.body_hash == new_hash, Article.id != article.id)
             .order_by(Article.first_seen_at, Article.id)  # type: ignore[arg-type]
-            .limit(1)
-        ).first()
+            .limit(MAX_EXACT_CHECKS)
+        ).all()
+        exact = next((a for a in same_text if _one_piece(n_words, title, a.title)), None)
         if exact is not None:
             match, sim, kind = exact, 1.0, "exact"
     if match is None and sig is not None:
         floor = min(threshold, SYNDICATED_THRESHOLD) if syndicated_from else threshold
         floor -= EXACT_CHECK_MARGIN
         scored = index_lookup(session, sig, exclude=article.id, threshold=floor)
-        # Best estimates first; only the first few near the bar are settled on their texts.
-        near_bar = [cid for cid, s in scored if s < threshold][:MAX_EXACT_CHECKS]
+        # Best estimates first; only the first few near the bar (on either side: an estimate
+        # of 0.81 may be a true 0.72) are settled on their texts.
+        unsure = threshold + EXACT_CHECK_MARGIN
+        near_bar = [cid for cid, s in scored if s < unsure][:MAX_EXACT_CHECKS]
         texts = {c.id: c for c in _candidates(session, near_bar, text_chars=None)}
-        outlets = _outlets_of(session, [cid for cid, _ in scored])
+        facts = _facts_of(session, [cid for cid, _ in scored])
+        window = timedelta(days=NEAR_COPY_WINDOW_DAYS)
+        seen = _aware(article.first_seen_at or now)
         own_shingles: set[bytes] | None = None
         for cand_id, s in scored:
-            if cand_id not in outlets:
+            if cand_id not in facts:
                 continue
+            outlet_id, cand_seen, cand_title = facts[cand_id]
             cand = texts.get(cand_id)
-            if s < threshold and cand is not None and cand.text:
+            if s < unsure and cand is not None and cand.text:
                 # Near the bar the estimate's noise (±0.05) decides; the texts settle it.
                 if own_shingles is None:
                     own_shingles = mh.shingle_set(body)
                 s = mh.set_similarity(own_shingles, mh.shingle_set(cand.text))
-            outlet_id = outlets[cand_id]
             named = s >= SYNDICATED_THRESHOLD and outlet_named(
                 outlet_id, syndicated_from, outlet_aliases
             )
+            if not named and (
+                abs(cand_seen - seen) > window or not _one_piece(n_words, title, cand_title)
+            ):
+                continue
             if s >= threshold or named:
                 match = session.get(Article, cand_id)
                 if match is not None:
@@ -727,6 +761,9 @@ def apply_dedup(
             cands = story_cands or _story_candidates(session, article, lead_sig, when)
             for cand in cands:
                 if cand.story_id is None or not cand.text:
+                    continue
+                # two stories behind the same short placeholder share a lead and little else
+                if not _one_piece(n_words, title, cand.title):
                     continue
                 s = mh.jaccard(lead, cand.lead())
                 if s >= STORY_THRESHOLD and (

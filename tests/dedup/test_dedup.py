@@ -299,3 +299,71 @@ def test_a_canonical_link_to_a_page_not_processed_yet_makes_no_cycle(engine) -> 
         page_canonical="https://site.example/sarmat-test",
     )
     assert third.kind == "url" and third.copy_of_id == alternate
+
+
+def test_two_stories_with_the_same_short_placeholder_are_not_one_article(engine) -> None:
+    stub = (
+        "This is a breaking news story. It will be updated as more information becomes available."
+    )
+    _, first = ingest(
+        engine,
+        "https://herald.example/peru-congress",
+        "herald",
+        "Peru's Congress removes President Boluarte",
+        stub,
+    )
+    _, second = ingest(
+        engine, "https://herald.example/alianza", "herald", "Alianza Lima crowned champions", stub
+    )
+    assert second.kind == "new" and second.copy_of_id is None
+    assert second.story_id != first.story_id
+    # the same stub under the same headline (a second URL of one page) is still one article
+    _, again = ingest(
+        engine,
+        "https://herald.example/alianza?page=1",
+        "herald",
+        "Alianza Lima crowned champions",
+        stub,
+    )
+    assert again.kind == "exact"
+
+
+def test_a_release_a_month_later_sharing_a_long_template_is_its_own_story(engine) -> None:
+    template = " ".join(
+        [
+            "About Acme Therapeutics. Acme Therapeutics is a clinical-stage biotechnology company",
+            "developing medicines for rare diseases of the liver and kidney, headquartered in",
+            "Cambridge, Massachusetts, with research sites in Basel and Singapore.",
+            "Forward-looking statements. This press release contains forward-looking statements",
+            "within the meaning of the Private Securities Litigation Reform Act of 1995, including",
+            "statements about the timing of clinical trials, regulatory filings and the potential",
+            "of our product candidates. These statements are subject to risks and uncertainties",
+            "that could cause actual results to differ materially, including risks described in",
+            "our most recent annual report on Form 10-K filed with the Securities and Exchange",
+            "Commission and in subsequent filings. We undertake no obligation to update them.",
+        ]
+        * 2
+    )
+    dosing = "Acme Therapeutics announced that the first patient has been dosed.\n\n" + template
+    cfo = "Acme Therapeutics announced that its chief financial officer will step down.\n\n"
+    cfo += template
+    _, first = ingest(engine, "https://prwire.example/acme-dosing", "prwire", "Dosing", dosing)
+    _, later = ingest(
+        engine,
+        "https://prwire.example/acme-cfo",
+        "prwire",
+        "CFO to step down",
+        cfo,
+        now=T0 + timedelta(days=20),
+    )
+    assert later.kind == "new" and later.story_id != first.story_id
+    # the same release within days is still a near copy
+    _, soon = ingest(
+        engine,
+        "https://newsroom.example/acme-cfo",
+        "newsroom",
+        "CFO to step down",
+        cfo.replace("announced that", "said"),
+        now=T0 + timedelta(days=21),
+    )
+    assert soon.kind in ("near", "exact") and soon.story_id == later.story_id

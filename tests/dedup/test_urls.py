@@ -29,6 +29,13 @@ BASE = "https://example.com/world/2024/03/04/peru-earthquake"
         "https://example.com/world/2024/03/04/peru-earthquake?amp=1",
         "https://example.com/world/2024/03/04/peru-earthquake.amp",
         "https://m.example.com/amp/world/2024/03/04/peru-earthquake?amp&utm_source=x#top",
+        # newsroom campaign tags (the Guardian, NYT, BBC, Webtrends, Yahoo's consent hop)
+        BASE + "?CMP=share_btn_tw&INTCMP=x",
+        BASE + "?partner=rss&emc=rss",
+        BASE + "?ns_mchannel=social&ns_source=twitter&ns_campaign=bbc_news",
+        BASE + "?WT.mc_id=tw&mbid=social&guccounter=1&taid=abc&fromrss=1",
+        BASE + ";jsessionid=0A1B2C3D",
+        "https://example-com.cdn.ampproject.org/c/s/example.com/world/2024/03/04/peru-earthquake",
     ],
 )
 def test_variants_share_one_canonical_url(variant: str) -> None:
