@@ -142,9 +142,12 @@ def lock_dedup(session: Session) -> None:
 # The hot path speaks plain SQL through the session's connection: statement compilation and
 # ORM bookkeeping cost more than SQLite's own work on a 32-key probe. The statements are the
 # same on SQLite and PostgreSQL; only the placeholder differs.
+# Candidates sharing the most bands first (the likeliest copies), then the newest: ordered by
+# id alone, an outlet's shared footer filled the 200 places with its latest articles and the
+# true original, a few hundred articles back, was never compared.
 _LOOKUP_SQL = (
-    'SELECT DISTINCT article_id FROM lsh_buckets WHERE "key" IN ({marks}) AND article_id <> ? '
-    f"ORDER BY article_id DESC LIMIT {MAX_CANDIDATES}"
+    'SELECT article_id FROM lsh_buckets WHERE "key" IN ({marks}) AND article_id <> ? '
+    f"GROUP BY article_id ORDER BY COUNT(*) DESC, article_id DESC LIMIT {MAX_CANDIDATES}"
 )
 _INSERT_KEYS_SQL = (
     'INSERT INTO lsh_buckets ("key", article_id) VALUES {rows} ON CONFLICT DO NOTHING'
@@ -158,8 +161,8 @@ _SIGS_SQL = "SELECT article_id, signature FROM minhash_signatures WHERE article_
 # the same whatever the number of keys, so psycopg parses and prepares it once per connection
 # instead of once per article (long IN lists are never cached).
 _PG_LOOKUP_SQL = (
-    'SELECT DISTINCT article_id FROM lsh_buckets WHERE "key" = ANY(%s::bigint[]) '
-    f"AND article_id <> %s ORDER BY article_id DESC LIMIT {MAX_CANDIDATES}"
+    'SELECT article_id FROM lsh_buckets WHERE "key" = ANY(%s::bigint[]) AND article_id <> %s '
+    f"GROUP BY article_id ORDER BY COUNT(*) DESC, article_id DESC LIMIT {MAX_CANDIDATES}"
 )
 _PG_INSERT_KEYS_SQL = (
     'INSERT INTO lsh_buckets ("key", article_id) SELECT unnest(%s::bigint[]), %s '
@@ -187,7 +190,8 @@ def _marks(n: int) -> str:
 
 
 def _lookup(session: Session, keys: Sequence[int], *, exclude: int) -> list[int]:
-    """Articles (newest first, at most MAX_CANDIDATES) with a bucket among keys."""
+    """Articles with a bucket among keys (most shared buckets, then newest, first; at most
+    MAX_CANDIDATES)."""
     if not keys:
         return []
     # `key IN (...)` on the primary key: one index seek per key.

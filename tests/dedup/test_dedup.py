@@ -367,3 +367,43 @@ def test_a_release_a_month_later_sharing_a_long_template_is_its_own_story(engine
         now=T0 + timedelta(days=21),
     )
     assert soon.kind in ("near", "exact") and soon.story_id == later.story_id
+
+
+def test_the_true_original_is_compared_even_behind_many_articles_sharing_a_footer(engine) -> None:
+    # An outlet's long standard footer puts every one of its articles in the copy's buckets;
+    # candidates used to be the 200 newest, and an original older than that was never seen.
+    import random
+
+    rng = random.Random(1)
+    vocab = [f"w{i}" for i in range(5000)]
+    footer = (
+        "About this publication: The Daily Ledger is an independent newspaper founded in 1921 "
+        "and owned by the Ledger Trust. Our journalism is funded by readers. Corrections "
+        "policy: we correct errors promptly; write to the corrections desk. Our reporters "
+        "follow the code of practice of the Independent Press Standards Organisation. "
+        "Republication: this article may not be reproduced without written permission."
+    )
+
+    def body() -> str:
+        return " ".join(rng.choice(vocab) for _ in range(40)) + "\n\n" + footer
+
+    first = body()
+    original, _ = ingest(engine, "https://ledger.example/0", "ledger", "Story 0", first)
+    for i in range(1, 231):
+        ingest(
+            engine,
+            f"https://ledger.example/{i}",
+            "ledger",
+            f"Story {i}",
+            body(),
+            now=T0 + timedelta(minutes=i),
+        )
+    _, copy = ingest(
+        engine,
+        "https://herald.example/copy",
+        "herald",
+        "Story 0",
+        "By Herald staff\n\n" + first,
+        now=T0 + timedelta(days=3),
+    )
+    assert copy.kind == "near" and copy.copy_of_id == original
