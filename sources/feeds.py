@@ -7,7 +7,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -240,6 +240,31 @@ def entry_keys(raw: list[tuple[str | None, str | None, str | None, str | None]])
     return keys
 
 
+def newest_indices(dates: Sequence[datetime | None], limit: int) -> list[int]:
+    """Positions of the `limit` newest entries, in document order.
+
+    Feeds are listed newest-first or oldest-first; cutting by position alone keeps only the
+    archive of a long oldest-first feed, and its new entries are never seen. An entry without a
+    date is placed by its position: it takes the date of the nearest dated entry before it (or
+    after it, at the top), so it stays with its neighbours. Equal dates keep the entries nearer
+    the feed's newest end. Without any date the file order decides: the first `limit`.
+    """
+    if len(dates) <= limit:
+        return list(range(len(dates)))
+    known = [d for d in dates if d is not None]
+    if not known:
+        return list(range(limit))
+    filled: list[datetime] = []
+    last = known[0]
+    for d in dates:
+        last = d if d is not None else last
+        filled.append(last)
+    # The document's direction, from its first and last dates, says which end is newest.
+    step = 1 if known[-1] > known[0] else -1
+    ranked = sorted(range(len(dates)), key=lambda i: (filled[i], step * i), reverse=True)
+    return sorted(ranked[:limit])
+
+
 def parse_feed(
     content: bytes,
     headers: Mapping[str, str] | None = None,
@@ -272,10 +297,23 @@ def parse_feed(
         if not result.get("version"):
             raise FeedParseError("not a recognisable feed")
     total = len(entries_raw)
-    entries_raw = entries_raw[:max_entries]
+    # dict.get: FeedParserDict.get maps missing keys to others (with a warning).
+    raw_get = dict.get
+    rows = []
+    for e in entries_raw:
+        published_raw = raw_get(e, "published") or raw_get(e, "updated") or raw_get(e, "created")
+        parsed_time = (
+            raw_get(e, "published_parsed")
+            or raw_get(e, "updated_parsed")
+            or raw_get(e, "created_parsed")
+        )
+        published, ok = _clamp_date(parsed_time, published_raw, now)
+        rows.append((e, published_raw, published if ok else None))
+    if total > max_entries:
+        rows = [rows[i] for i in newest_indices([d for _, _, d in rows], max_entries)]
 
     infos = []
-    for e in entries_raw:
+    for e, _, _ in rows:
         guid = _text(e.get("id"))
         link = _text(e.get("link"))
         title = _text(e.get("title"))
@@ -287,16 +325,9 @@ def parse_feed(
     keys = entry_keys([(g, lk, t, c or s) for g, lk, t, s, c, _ in infos])
 
     out: list[ParsedEntry] = []
-    for key, (guid, link, title, summary, _, e) in zip(keys, infos, strict=True):
-        # dict.get: FeedParserDict.get maps missing keys to others (with a warning).
-        raw_get = dict.get
-        published_raw = raw_get(e, "published") or raw_get(e, "updated") or raw_get(e, "created")
-        parsed_time = (
-            raw_get(e, "published_parsed")
-            or raw_get(e, "updated_parsed")
-            or raw_get(e, "created_parsed")
-        )
-        published, ok = _clamp_date(parsed_time, published_raw, now)
+    for key, (guid, link, title, summary, _, e), (_, published_raw, published) in zip(
+        keys, infos, rows, strict=True
+    ):
         updated_raw = raw_get(e, "updated")
         updated, _ok = _clamp_date(raw_get(e, "updated_parsed"), updated_raw, now)
         out.append(
@@ -306,7 +337,7 @@ def parse_feed(
                 link=link,
                 title=title,
                 summary=summary,
-                published=published if ok and published else now,
+                published=published or now,
                 published_raw=_text(published_raw),
                 updated=updated,
                 updated_raw=_text(updated_raw),

@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import brotli
@@ -141,6 +142,18 @@ class _Budget:
 
 class _Blocked(Exception):
     """Raised inside the transport when no permitted address is left for a host."""
+
+
+class _KeepNoCookies(DefaultCookiePolicy):
+    """For the client's shared jar: nothing is ever stored in it.
+
+    One client serves every fetch of a worker; a shared jar would carry one article's cookies
+    to the next, and paywall meters would count all of them ("subscribe to keep reading" after
+    the free quota). Each get() keeps its own cookies for its redirect chain instead.
+    """
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
 
 
 # --- the address guard ------------------------------------------------------------------------
@@ -495,6 +508,7 @@ class HttpClient:
             ),
             follow_redirects=False,
             trust_env=False,
+            cookies=CookieJar(policy=_KeepNoCookies()),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br"},
         )
         agent = user_agent.split("/", 1)[0].strip() or user_agent
@@ -534,7 +548,12 @@ class HttpClient:
         # latin-1 bytes: validators such as ETag go back exactly as the server sent them.
         extra = {k: v.encode("latin-1", "replace") for k, v in (headers or {}).items()}
         redirects: list[tuple[int, str]] = []
-        seen = {str(current)}
+        # This fetch's own cookies, for its hops only (never shared between fetches or threads).
+        cookies = httpx.Cookies()
+        # Each URL on the way, with how many hops had set a cookie before it was requested.
+        seen = {str(current): 0}
+        revisited: set[str] = set()
+        cookie_sets = 0
         left = budget if budget is not None else _Budget(self.deadline)
 
         def fetch_robots(robots_url: str) -> tuple[int | None, bytes]:
@@ -553,7 +572,8 @@ class HttpClient:
                             url=url,
                         )
                     raise FetchError("robots", f"robots.txt disallows {current}", url=url)
-            status, resp_headers, content = self._hop(current, extra, left, max_bytes)
+            status, resp_headers, content = self._hop(current, extra, left, max_bytes, cookies)
+            cookie_sets += "set-cookie" in resp_headers
             location = resp_headers.get("location")
             if status not in REDIRECT_STATUSES or not location:
                 return FetchResponse(
@@ -573,13 +593,19 @@ class HttpClient:
                 ) from exc
             target = check_url(str(target))
             redirects.append((status, str(target)))
-            if str(target) in seen:
-                raise FetchError("redirect_loop", f"redirect loop back to {target}", url=url)
+            key = str(target)
+            if key in seen:
+                # A cookie check (consent, bot checks): the site sets a cookie and sends the
+                # client back to the same URL, which answers once the cookie comes with it. One
+                # return per URL, and only if a cookie was set since it was last requested.
+                if seen[key] == cookie_sets or key in revisited:
+                    raise FetchError("redirect_loop", f"redirect loop back to {target}", url=url)
+                revisited.add(key)
             if len(redirects) > self.max_redirects:
                 raise FetchError(
                     "too_many_redirects", f"more than {self.max_redirects} redirects", url=url
                 )
-            seen.add(str(target))
+            seen[key] = cookie_sets
             current = target
 
     def _slot(self, host: str, deadline: float) -> AbstractContextManager[None]:
@@ -588,7 +614,12 @@ class HttpClient:
         return self.limiter.slot(host, timeout=max(0.0, deadline - time.monotonic()))
 
     def _hop(
-        self, url: httpx.URL, extra: Mapping[str, bytes], budget: _Budget, max_bytes: int
+        self,
+        url: httpx.URL,
+        extra: Mapping[str, bytes],
+        budget: _Budget,
+        max_bytes: int,
+        cookies: httpx.Cookies,
     ) -> tuple[int, httpx.Headers, bytes]:
         """One request under the host's politeness slot; the wait for the slot is on the clock."""
         hop_started = time.monotonic()
@@ -598,7 +629,7 @@ class HttpClient:
                 raise FetchError("timeout", "wall-clock deadline exceeded", url=str(url))
             with self._slot(url.host, deadline):
                 budget.queued += time.monotonic() - hop_started
-                return self._request(url, extra, deadline, max_bytes)
+                return self._request(url, extra, deadline, max_bytes, cookies)
         except SlotUnavailable as exc:
             # Only entering the slot raises this. Our own queue for the host ran out of time,
             # not the host: the caller should try again later and hold nothing against it.
@@ -612,7 +643,12 @@ class HttpClient:
             budget.remaining -= time.monotonic() - hop_started
 
     def _request(
-        self, url: httpx.URL, extra: Mapping[str, bytes], deadline: float, max_bytes: int
+        self,
+        url: httpx.URL,
+        extra: Mapping[str, bytes],
+        deadline: float,
+        max_bytes: int,
+        cookies: httpx.Cookies,
     ) -> tuple[int, httpx.Headers, bytes]:
         """The request itself; every socket wait, and the name lookup, ends by `deadline`."""
         token = _deadline.set(deadline)
@@ -627,8 +663,10 @@ class HttpClient:
                 pool=max(0.0, deadline - time.monotonic()),
             )
             request = self._client.build_request("GET", url, headers=extra, timeout=timeout)
+            cookies.set_cookie_header(request)
             response = self._client.send(request, stream=True)
             try:
+                cookies.extract_cookies(response)
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                     content = b""
                 else:

@@ -76,8 +76,16 @@ def _honoured(retry_after: datetime | None, now: datetime) -> float:
     return min(max(0.0, (retry_after - now).total_seconds()), MAX_RETRY_AFTER)
 
 
-def parse_retry_after(value: str | None, *, now: datetime) -> datetime | None:
-    """Retry-After as seconds or as an HTTP date, to an absolute time (None when absent/garbage)."""
+def parse_retry_after(
+    value: str | None, *, now: datetime, date: str | None = None
+) -> datetime | None:
+    """Retry-After as seconds or as an HTTP date, to an absolute time (None when absent/garbage).
+
+    `date` is the response's Date header. A server's clock can be hours off ours: what an
+    HTTP-date Retry-After asks for is its distance from the server's own Date, counted from
+    our `now`. Without a valid Date, or with a Retry-After not after it (the two disagree, so
+    the Date corrects nothing), the time named is read on our clock.
+    """
     if not value:
         return None
     text = value.strip()
@@ -86,11 +94,19 @@ def parse_retry_after(value: str | None, *, now: datetime) -> datetime | None:
     when = http_date(text)
     if when is None:
         return None
+    served = http_date(date)
+    if served is not None and when > served:
+        return now + (when - served)
     return max(when, now)
 
 
 def cache_hints(headers: Mapping[str, str], *, now: datetime) -> tuple[int | None, datetime | None]:
-    """Cache-Control max-age (seconds) and Expires (absolute) from response headers."""
+    """Cache-Control max-age (seconds) and Expires (absolute, on our clock) from response headers.
+
+    As RFC 9111 (5.3) says, a max-age makes Expires ignored. Expires is measured from the
+    response's Date when it has a valid one (freshness = Expires - Date), so a server whose
+    clock is off ours does not move our schedule by the difference.
+    """
     max_age: int | None = None
     for part in (headers.get("cache-control") or "").split(","):
         name, _, value = part.strip().partition("=")
@@ -101,7 +117,12 @@ def cache_hints(headers: Mapping[str, str], *, now: datetime) -> tuple[int | Non
                 continue
         elif name.lower() in ("no-cache", "no-store"):
             return None, None
+    if max_age is not None:
+        return max_age, None
     expires = http_date(headers.get("expires"))
+    served = http_date(headers.get("date"))
+    if expires is not None and served is not None:
+        expires = now + (expires - served)
     if expires is not None and expires <= now:
         expires = None
     return max_age, expires

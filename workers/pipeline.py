@@ -206,16 +206,140 @@ def release_attempt(engine: Engine, article_id: int) -> None:
         )
 
 
-def fetch_and_clean(
-    engine: Engine, article_id: int, *, client: Any, outlets: dict[str, Any]
-) -> tuple[Article, Any, CleanArticle] | ProcessOutcome:
-    """Fetch and clean outside any transaction, so slow pages never hold a database lock."""
-    article = begin_attempt(engine, article_id)
-    if isinstance(article, ProcessOutcome):
-        return article
-    outlet = outlets.get(article.outlet_id)
+# A host's Retry-After for a page is honoured up to this: the task's countdown must stay below
+# the broker's visibility timeout (1 h by default), or Redis hands the message out again early.
+# A host that wants longer is left to the revival schedule once the task's retries are spent.
+MAX_PAGE_RETRY_AFTER = 3000.0
+# Content types whose body is read without looking at it.
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Types that say nothing reliable (text/plain is what many servers send for any unknown file):
+# the body decides. HTML and text pass, anything binary does not.
+SNIFFED_TYPES = frozenset(
+    {
+        "",
+        "text/plain",
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/binary",
+        "application/unknown",
+        "application/x-unknown",
+        "unknown/unknown",
+        "*/*",
+        # a page served as a .gz file: the cleaner unpacks it, so what is inside decides
+        "application/gzip",
+        "application/x-gzip",
+    }
+)
+# Bytes that never occur in text (the WHATWG MIME sniffing standard's "binary data bytes";
+# ESC is left out for ISO-2022-JP), and binary formats that open with a line of text.
+BINARY_BYTES = rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]"
+TEXT_LIKE_BINARY = (b"%PDF-", b"%!PS")
+SNIFF_BYTES = 1445  # what browsers look at
+# A page with a 0-second refresh is followed only if it says no more than a "you are being
+# redirected" line; above this it is a page of its own (and its refresh a script's fallback).
+MAX_REFRESH_PAGE_WORDS = 80
+
+
+def retry_after_seconds(headers: Any, *, now: datetime) -> float | None:
+    """Seconds a 429/503 answer's Retry-After asks for (its Date as the server's clock)."""
+    from sources.schedule import parse_retry_after
+
+    when = parse_retry_after(headers.get("retry-after"), now=now, date=headers.get("date"))
+    if when is None:
+        return None
+    wait = (when - now).total_seconds()
+    return min(wait, MAX_PAGE_RETRY_AFTER) if wait > 0 else None
+
+
+def unsupported_content(content_type: str | None, content: bytes) -> str | None:
+    """Why a page's answer is not an article (a PDF, an image, other binary), or None.
+
+    HTML and XHTML are taken as declared; a missing, generic or text/plain type is judged by
+    the body, which must look like HTML or be text.
+    """
+    import contextlib
+    import re
+
+    from cleaning.html import looks_like_html
+
+    # Several Content-Type fields arrive joined with commas; the last one counts, as in browsers.
+    essence = (content_type or "").split(",")[-1].split(";")[0].strip().lower()
+    if essence in PAGE_TYPES:
+        return None
+    if essence not in SNIFFED_TYPES:
+        return f"unsupported content type: {essence}"
+    head = content[:SNIFF_BYTES]
+    if head[:2] == b"\x1f\x8b":
+        with contextlib.suppress(zlib.error):  # if it does not unpack, it is judged as it is
+            head = zlib.decompressobj(31).decompress(content[: 64 * 1024], SNIFF_BYTES)
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not start.startswith(TEXT_LIKE_BINARY) and (
+        looks_like_html(head) or not re.search(BINARY_BYTES, head)
+    ):
+        return None
+    return f"unsupported content type: {essence or 'none'} (the body is neither HTML nor text)"
+
+
+def meta_refresh_target(content: bytes, base_url: str) -> str | None:
+    """Where a page that only redirects with `<meta http-equiv="refresh" content="0; url=...">`
+    sends the browser (absolute), or None for any other page.
+
+    Not a refresh inside <noscript> (a fallback for browsers without scripts, on a page of its
+    own), nor one with a delay (the page is meant to be read first), nor a page with more than
+    a few lines of text.
+    """
+    import re
+    from urllib.parse import urljoin, urlsplit
+
+    import lxml.html
+    from lxml import etree
+
+    # The parse below only for the rare page that has a refresh at all, and only of its start:
+    # a page with more text than MAX_REFRESH_PAGE_WORDS there is not a redirect anyway.
+    if not re.search(rb"(?i)http-equiv\s*=\s*[\"']?\s*refresh", content[: 64 * 1024]):
+        return None
     try:
-        response = client.get(article.url, purpose="page")
+        tree = lxml.html.document_fromstring(content[: 256 * 1024])
+    except (etree.LxmlError, ValueError, LookupError):
+        return None
+    target = None
+    for meta in tree.iter("meta"):
+        if (meta.get("http-equiv") or "").strip().lower() != "refresh":
+            continue
+        if any(a.tag == "noscript" for a in meta.iterancestors()):
+            continue
+        # The HTML standard's refresh syntax: seconds (a fraction ignored), then ; or , and
+        # an optional "url=", then the URL, maybe quoted.
+        found = re.match(
+            r"\s*(\d+)[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)", meta.get("content") or "", re.I | re.S
+        )
+        if found is None or int(found.group(1)) != 0:
+            return None
+        url = found.group(2).strip()
+        if url[:1] in ("'", '"'):
+            url = url[1:].split(url[0], 1)[0]
+        target = url.strip()
+        break
+    if not target:
+        return None
+    for el in list(tree.iter("script", "style", "noscript", "template")):
+        el.drop_tree()
+    body = tree.find("body")
+    words = len((body.text_content() if body is not None else "").split())
+    if words > MAX_REFRESH_PAGE_WORDS:
+        return None
+    absolute = urljoin(base_url, target)
+    # Only to another web page: a refresh to itself or to javascript: is left as it was.
+    if absolute == base_url or urlsplit(absolute).scheme not in ("http", "https"):
+        return None
+    return absolute
+
+
+def fetch_page(engine: Engine, article_id: int, *, client: Any, url: str) -> Any | ProcessOutcome:
+    """GET one page for an article; a permanent failure is recorded and returned, a passing
+    one raised (TransientError, or Deferred when nothing was sent)."""
+    try:
+        response = client.get(url, purpose="page")
     except FetchError as exc:
         if exc.kind == "deferred":
             release_attempt(engine, article_id)
@@ -225,10 +349,41 @@ def fetch_and_clean(
         mark_failed(engine, article_id, f"fetch {exc}")
         return ProcessOutcome(article_id, "failed", error=f"fetch {exc}")
     if response.status in TRANSIENT_HTTP:
-        raise TransientError(f"HTTP {response.status}")
+        wait = None
+        if response.status in (429, 503):
+            # The host said when; retrying on our own backoff (seconds) would ask it again and
+            # again meanwhile.
+            wait = retry_after_seconds(response.headers, now=datetime.now(UTC))
+        raise TransientError(f"HTTP {response.status}", retry_after=wait)
     if response.status != 200:
         mark_failed(engine, article_id, f"HTTP {response.status}")
         return ProcessOutcome(article_id, "failed", error=f"HTTP {response.status}")
+    # Binary answers (a PDF, an image) would be stored as an article of garbage characters.
+    problem = unsupported_content(response.headers.get("content-type"), response.content)
+    if problem is not None:
+        mark_failed(engine, article_id, problem)
+        return ProcessOutcome(article_id, "failed", error=problem)
+    return response
+
+
+def fetch_and_clean(
+    engine: Engine, article_id: int, *, client: Any, outlets: dict[str, Any]
+) -> tuple[Article, Any, CleanArticle] | ProcessOutcome:
+    """Fetch and clean outside any transaction, so slow pages never hold a database lock."""
+    article = begin_attempt(engine, article_id)
+    if isinstance(article, ProcessOutcome):
+        return article
+    outlet = outlets.get(article.outlet_id)
+    response = fetch_page(engine, article_id, client=client, url=article.url)
+    if isinstance(response, ProcessOutcome):
+        return response
+    target = meta_refresh_target(response.content, response.final_url)
+    if target is not None:
+        # A page that only sends the browser on: the article is where it leads. Followed once,
+        # through the same client (address guard, robots.txt, size cap), never a second time.
+        response = fetch_page(engine, article_id, client=client, url=target)
+        if isinstance(response, ProcessOutcome):
+            return response
     # The client's cap counts the body it received; a body that is itself a .gz file is held
     # to the same cap once unpacked.
     limit = getattr(client, "max_bytes", None) or MAX_GUNZIP_BYTES

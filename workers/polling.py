@@ -225,7 +225,9 @@ def poll_feed(
         )
     retry_after = None
     if status in (429, 503):
-        retry_after = parse_retry_after(resp.headers.get("retry-after"), now=now)
+        retry_after = parse_retry_after(
+            resp.headers.get("retry-after"), now=now, date=resp.headers.get("date")
+        )
     return _record_error(
         engine,
         state,
