@@ -90,8 +90,12 @@ def body_hash(text: str) -> str:
     return hashlib.sha256(normalize_body(text).encode("utf-8")).hexdigest()
 
 
+# "The Telegraph", "Der Spiegel", "Le Monde": a notice's name with its article is the outlet
+_LEADING_ARTICLE = re.compile(r"^\s*(?:the|der|die|das|le|la|les|el|il|lo)\s+", re.IGNORECASE)
+
+
 def _norm_name(name: str) -> str:
-    return _NON_ALNUM.sub("", name.casefold())
+    return _NON_ALNUM.sub("", _LEADING_ARTICLE.sub("", name).casefold())
 
 
 def outlet_named(

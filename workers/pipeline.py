@@ -408,8 +408,12 @@ def store_clean_article(
     now: datetime,
     watches: list[Any] | None = None,
     recleaned: bool = False,
+    outlets: dict[str, Any] | None = None,
 ) -> ProcessOutcome:
     """Write the cleaned article, its comments and removed spans, dedup links and mentions.
+
+    `outlets` (the registry) lends each outlet's display name to the syndication notices: "first
+    published by The Telegraph" names the outlet whose id is `telegraph-uk`.
 
     `recleaned`: the same page cleaned again (new rules), not a new fetch: no page version is
     recorded, the fetch time stays, and mentions are brought in line with the new text at the
@@ -436,8 +440,8 @@ def store_clean_article(
     current.image_credits = list(cleaned.image_credits)
     current.raw_page = zlib.compress(raw, 6)
     current.raw_content_type = content_type
-    if not recleaned:
-        current.fetched_at = now
+    # The fetch time changes after dedup: a new version records the text it replaces with the
+    # time that text was fetched, not this fetch's.
     result = apply_dedup(
         session,
         article=current,
@@ -449,7 +453,12 @@ def store_clean_article(
         canonicalize=canonical_url,
         locked=True,
         new_version=not recleaned,
+        outlet_aliases={
+            oid: [name] for oid, o in (outlets or {}).items() if (name := getattr(o, "name", None))
+        },
     )
+    if not recleaned:
+        current.fetched_at = now
     # apply_dedup keeps the previous text as a version; the current text is always the new one.
     current.title = cleaned.title or current.feed_title
     current.body = cleaned.body
@@ -541,6 +550,7 @@ def process_article(
             content_type=response.headers.get("content-type"),
             now=now,
             watches=watches,
+            outlets=outlets,
         )
     log.info(
         "article stored",
@@ -573,6 +583,7 @@ def reclean_article(
         now=now,
         watches=watches,
         recleaned=True,
+        outlets=outlets,
     )
 
 

@@ -47,6 +47,9 @@ def test_outlet_names_match_ids_and_aliases() -> None:
     assert outlet_named("ria", ["RIA Novosti"])
     assert outlet_named("wirewire", ["The Wire Agency"], {"wirewire": ["The Wire Agency"]})
     assert not outlet_named("dailyherald", ["Reuters"])
+    # a notice names the outlet with its article
+    assert outlet_named("telegraph", ["The Telegraph"]) and outlet_named("spiegel", ["Der Spiegel"])
+    assert not outlet_named("telegraph", ["The Times"])
 
 
 def test_first_article_is_new_with_a_story(engine) -> None:
