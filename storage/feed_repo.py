@@ -40,6 +40,7 @@ _FEED_WRITABLE = frozenset(
         "error_count",
         "redirect_streak",
         "redirect_target",
+        "moved_from",
         "disabled_at",
         "disabled_reason",
         "entry_times",
@@ -65,9 +66,20 @@ class KnownEntry:
 def add_feeds(
     session: Session, *, rows: Iterable[tuple[str, str]], now: datetime, interval: int = 900
 ) -> int:
-    """Insert (outlet_id, url) feeds that are not stored yet, due at once; returns how many."""
+    """Insert (outlet_id, url) feeds that are not stored yet, due at once; returns how many.
+
+    A URL a stored feed moved away from (permanent redirects) is not added again.
+    """
+    rows = list(rows)
+    moved = set(
+        session.execute(
+            select(Feed.moved_from).where(Feed.moved_from.in_([u for _, u in rows]))  # type: ignore[union-attr]
+        ).scalars()
+    )
     added = 0
     for outlet_id, url in rows:
+        if url in moved:
+            continue
         values = {
             "outlet_id": outlet_id,
             "url": url,
@@ -130,6 +142,7 @@ POLL_STATE_COLUMNS = (
     "error_count",
     "redirect_streak",
     "redirect_target",
+    "moved_from",
     "disabled_at",
     "disabled_reason",
     "entry_times",

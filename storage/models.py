@@ -38,6 +38,9 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     redirect_streak: int = 0
     redirect_target: str | None = Field(default=None, sa_column=Column(Text))
+    # The URL the outlet file names, once permanent redirects moved the feed elsewhere: syncing
+    # the registry must not add it back as a second feed.
+    moved_from: str | None = Field(default=None, sa_column=Column(Text))
     disabled_at: datetime | None = None
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
     entry_times: list[Any] = _json()  # recent new-entry timestamps (ISO), for cadence

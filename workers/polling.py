@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from sources.schedule import cache_hints, next_check, parse_retry_after, utc
 from sources.urls import canonical_url, url_hash
 from storage import feed_repo
 from storage.db import session_scope
+
+log = logging.getLogger("newswatch.polling")
 
 PERMANENT_REDIRECTS = (301, 308)
 REDIRECTS_BEFORE_MOVE = 3
@@ -115,6 +118,7 @@ class _FeedState:
     error_count: int
     redirect_streak: int
     redirect_target: str | None
+    moved_from: str | None
     disabled_at: datetime | None
     disabled_reason: str | None
     entry_times: list[datetime]
@@ -143,6 +147,7 @@ def _load_state(engine: Engine, feed_id: int) -> _FeedState | None:
         error_count=row["error_count"] or 0,
         redirect_streak=row["redirect_streak"] or 0,
         redirect_target=row["redirect_target"],
+        moved_from=row["moved_from"],
         disabled_at=_aware(row["disabled_at"]),
         disabled_reason=row["disabled_reason"],
         entry_times=times,
@@ -252,7 +257,16 @@ def _redirect_bookkeeping(state: _FeedState, resp: FetchResponse) -> dict[str, A
         return {"redirect_streak": 0, "redirect_target": None}
     streak = state.redirect_streak + 1 if state.redirect_target == target else 1
     if streak >= REDIRECTS_BEFORE_MOVE:
-        return {"url": target, "redirect_streak": 0, "redirect_target": None}
+        log.warning(
+            "feed moved for good; update the outlet file",
+            extra={"feed_id": state.id, "outlet": state.outlet_id, "from": state.url, "to": target},
+        )
+        return {
+            "url": target,
+            "moved_from": state.moved_from or state.url,
+            "redirect_streak": 0,
+            "redirect_target": None,
+        }
     return {"redirect_streak": streak, "redirect_target": target}
 
 

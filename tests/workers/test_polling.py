@@ -359,6 +359,23 @@ def test_permanent_redirect_three_times_moves_the_feed(
     assert server.hits("/old").__len__() == 3 and len(server.hits("/new")) == 4
 
 
+def test_a_moved_feed_is_not_added_back_when_the_registry_still_names_its_old_url(
+    engine: Engine, server: LocalServer, client: HttpClient
+) -> None:
+    server.static("/new", rss(items(1)))
+    old = server.static("/old", b"", 301, {"Location": "/new"})
+    outlet = Outlet("o", (old,))
+    fid = add_feed(engine, old, "o")
+    for i in range(1, 4):
+        poll_feed(engine, fid, client=client, config=CONFIG, now=T0 + timedelta(hours=i))
+    assert feed_row(engine, fid).url == server.url("/new")
+    # a worker restart or a registry reload syncs the unchanged outlet file again
+    assert sync_outlets(engine, [outlet], now=T0 + timedelta(hours=5)) == 0
+    with Session(engine) as s:
+        rows = s.execute(select(Feed.url, Feed.moved_from)).all()
+    assert [tuple(r) for r in rows] == [(server.url("/new"), old)]
+
+
 @pytest.mark.parametrize("status", [302, 307])
 def test_temporary_redirects_never_move_the_feed(
     engine: Engine, server: LocalServer, client: HttpClient, status: int
