@@ -5,12 +5,14 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import feedparser
 
@@ -265,6 +267,53 @@ def newest_indices(dates: Sequence[datetime | None], limit: int) -> list[int]:
     return sorted(ranked[:limit])
 
 
+# Characters XML 1.0 forbids: a JSON string may hold them, an Atom document may not.
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: Any) -> str:
+    return escape(_XML_FORBIDDEN.sub("", value)) if isinstance(value, str) else ""
+
+
+def json_feed_to_atom(doc: Any) -> bytes:
+    """A JSON Feed (jsonfeed.org, 1.0 and 1.1) as the Atom document saying the same, so its items
+    go through the one parsing path (dates, entry keys, links) every other feed takes."""
+    if not (
+        isinstance(doc, dict)
+        and "jsonfeed.org" in str(doc.get("version", ""))
+        and isinstance(doc.get("items"), list)
+    ):
+        raise FeedParseError("JSON that is not a JSON Feed (no jsonfeed.org version or items)")
+    out = ['<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">']
+    out.append(f"<title>{_xml_text(doc.get('title'))}</title>")
+    if isinstance(doc.get("home_page_url"), str):
+        out.append(f'<link rel="alternate" href={quoteattr(_xml_text(doc["home_page_url"]))}/>')
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            continue
+        out.append("<entry>")
+        if item.get("id") is not None:
+            out.append(f"<id>{_xml_text(str(item['id']))}</id>")
+        link = item.get("url") or item.get("external_url")
+        if isinstance(link, str):
+            out.append(
+                f'<link rel="alternate" type="text/html" href={quoteattr(_xml_text(link))}/>'
+            )
+        out.append(f"<title>{_xml_text(item.get('title'))}</title>")
+        for tag, key in (("published", "date_published"), ("updated", "date_modified")):
+            if isinstance(item.get(key), str):
+                out.append(f"<{tag}>{_xml_text(item[key])}</{tag}>")
+        if isinstance(item.get("summary"), str):
+            out.append(f"<summary>{_xml_text(item['summary'])}</summary>")
+        if isinstance(item.get("content_html"), str):
+            out.append(f'<content type="html">{_xml_text(item["content_html"])}</content>')
+        elif isinstance(item.get("content_text"), str):
+            out.append(f'<content type="text">{_xml_text(item["content_text"])}</content>')
+        out.append("</entry>")
+    out.append("</feed>")
+    return "".join(out).encode("utf-8")
+
+
 def parse_feed(
     content: bytes,
     headers: Mapping[str, str] | None = None,
@@ -276,11 +325,19 @@ def parse_feed(
     """Parse feed bytes; raises FeedParseError for HTML, empty bodies and bozo without entries."""
     if not content or not content.strip():
         raise FeedParseError("empty response body")
+    fp_headers = _headers_for_feedparser(headers)
+    if content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+        # JSON Feed: feedparser reads only XML
+        try:
+            doc = json.loads(content.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise FeedParseError(f"not a feed: JSON that does not parse ({exc})") from None
+        content = json_feed_to_atom(doc)
+        fp_headers["content-type"] = "application/atom+xml; charset=utf-8"
     data = _to_ascii_compatible(content)
     if _HTML_START.match(data[:4096].lstrip(b"\xef\xbb\xbf")):
         raise FeedParseError("got an HTML page, not a feed")
     data = strip_doctype(data)
-    fp_headers = _headers_for_feedparser(headers)
     if base_url and "content-location" not in fp_headers:
         fp_headers["content-location"] = base_url
     # A file object, never bytes or str: given those, feedparser tries URLs and file paths.

@@ -281,3 +281,49 @@ def test_an_ebcdic_feed_is_refused_before_expat_expands_its_entities(codec: str)
     text = _laughing_feed("").decode().replace('version="1.0"', f'version="1.0" encoding="{codec}"')
     with pytest.raises(FeedParseError, match="EBCDIC"):
         parse_feed(text.encode(codec), None, base_url=None, now=NOW)
+
+
+def test_a_json_feed_is_read_like_any_other_feed() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Harbour Times & Co",
+        "home_page_url": "https://harbour.example/",
+        "items": [
+            {
+                "id": "a1",
+                "url": "https://harbour.example/news/1",
+                "title": "Port strike <ends> & ships sail",
+                "date_published": "2024-03-06T09:30:00+01:00",
+                "content_html": "<p>The strike is over.</p>",
+            },
+            {
+                "id": 2,  # ids may be numbers
+                "external_url": "https://wire.example/2",
+                "title": "Ferry\u0001 timetable",  # a control character XML forbids
+                "content_text": "New times.",
+            },
+            "not an item",
+        ],
+    }
+    parsed = parse_feed(
+        json.dumps(doc).encode(),
+        {"content-type": "application/feed+json"},
+        base_url="https://harbour.example/feed.json",
+        now=NOW,
+    )
+    assert parsed.title == "Harbour Times & Co"
+    first, second = parsed.entries
+    assert (first.link, first.title) == ("https://harbour.example/news/1", doc["items"][0]["title"])
+    assert first.published == datetime(2024, 3, 6, 8, 30, tzinfo=UTC)
+    assert (second.link, second.title, second.published) == (
+        "https://wire.example/2",
+        "Ferry timetable",
+        NOW,  # undated: when it was seen
+    )
+    assert first.key != second.key
+
+
+@pytest.mark.parametrize("body", [b'{"items": []}', b"{not json", b'{"version": "1", "x": 1}'])
+def test_json_that_is_not_a_json_feed_is_a_clear_error(body: bytes) -> None:
+    with pytest.raises(FeedParseError, match="JSON"):
+        parse_feed(body, {"content-type": "application/json"}, base_url=None, now=NOW)
