@@ -171,6 +171,65 @@ def _fix_declared_encoding(text: str) -> str:
     return re.sub(r"^(<\?xml[^>]*?encoding=)(['\"])[^'\"]*\2", r"\1\2utf-8\2", text, count=1)
 
 
+_XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding=['\"]([^'\"]+)['\"]", re.IGNORECASE)
+_CHARSET_PARAM = re.compile(r";\s*charset=[^;]*", re.IGNORECASE)
+# What servers send when nobody configured a charset: it says nothing about the file.
+_DEFAULT_CHARSETS = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+# Greek, Cyrillic, Armenian, Hebrew, Arabic letters: scripts with 8-bit code pages of their own
+_NON_LATIN_LETTER = re.compile("[\u0370-\u03ff\u0400-\u052f\u0530-\u058f\u0590-\u06ff]")
+
+
+def _with_charset(content_type: str, charset: str | None) -> str:
+    base = _CHARSET_PARAM.sub("", content_type or "application/xml").strip() or "application/xml"
+    return f"{base}; charset={charset}" if charset else base
+
+
+def _settle_encoding(data: bytes, fp_headers: dict[str, str]) -> bytes:
+    """Correct the encoding a feed declares when its bytes say otherwise (feedparser believes the
+    declaration and returns mojibake, with no bozo flag):
+
+    - bytes that are valid UTF-8 with non-ASCII characters are UTF-8, whatever is declared (a
+      legacy 8-bit text is almost never valid UTF-8 by chance);
+    - a server-default header charset (ISO-8859-1) gives way to the XML declaration;
+    - a body that is not the UTF-8 it claims is detected (charset_normalizer) and re-encoded.
+    """
+    if data.isascii():
+        return data
+    ctype = fp_headers.get("content-type", "")
+    declared = _XML_DECL_ENCODING.match(data[:512])
+    xml_charset = declared.group(1).decode("ascii", "replace").lower() if declared else None
+    header = re.search(r"charset=([^;\s]+)", ctype, re.IGNORECASE)
+    header_charset = header.group(1).strip("'\"").lower() if header else None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if {xml_charset, header_charset} - {None, "utf-8", "utf8"}:
+            fp_headers["content-type"] = _with_charset(ctype, "utf-8")
+            return _fix_declared_encoding_bytes(data)
+        return data
+    if header_charset in _DEFAULT_CHARSETS and xml_charset and xml_charset != header_charset:
+        fp_headers["content-type"] = _with_charset(ctype, None)
+        return data
+    if (header_charset or xml_charset or "utf-8") in ("utf-8", "utf8"):
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+        text = data.decode(best.encoding, "replace") if best is not None else ""
+        # Only a non-Latin script: for Western text feedparser's own fallback (windows-1252)
+        # is right more often than a guess between the Latin code pages.
+        if _NON_LATIN_LETTER.search(text):
+            fp_headers["content-type"] = _with_charset(ctype, "utf-8")
+            return _fix_declared_encoding(text).encode("utf-8")
+    return data
+
+
+def _fix_declared_encoding_bytes(data: bytes) -> bytes:
+    head, rest = data[:512], data[512:]
+    return _fix_declared_encoding(head.decode("utf-8", "replace")).encode("utf-8") + rest
+
+
 def _headers_for_feedparser(headers: Mapping[str, str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in (headers or {}).items():
@@ -334,7 +393,7 @@ def parse_feed(
             raise FeedParseError(f"not a feed: JSON that does not parse ({exc})") from None
         content = json_feed_to_atom(doc)
         fp_headers["content-type"] = "application/atom+xml; charset=utf-8"
-    data = _to_ascii_compatible(content)
+    data = _settle_encoding(_to_ascii_compatible(content), fp_headers)
     if _HTML_START.match(data[:4096].lstrip(b"\xef\xbb\xbf")):
         raise FeedParseError("got an HTML page, not a feed")
     data = strip_doctype(data)

@@ -327,3 +327,43 @@ def test_a_json_feed_is_read_like_any_other_feed() -> None:
 def test_json_that_is_not_a_json_feed_is_a_clear_error(body: bytes) -> None:
     with pytest.raises(FeedParseError, match="JSON"):
         parse_feed(body, {"content-type": "application/json"}, base_url=None, now=NOW)
+
+
+CYRILLIC = "Путин и Си обсудили торговлю"
+
+
+def _rss(declared: str) -> str:
+    return (
+        f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel><title>T</title>'
+        f"<item><title>{CYRILLIC}</title><link>https://x.example/1</link></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        # UTF-8 bytes under a windows-1251 declaration (a CMS template that was never updated)
+        (_rss("windows-1251").encode("utf-8"), "application/rss+xml"),
+        # windows-1251 bytes, declared so, behind a server default of ISO-8859-1
+        (_rss("windows-1251").encode("cp1251"), "text/xml; charset=ISO-8859-1"),
+        # windows-1251 bytes that claim to be UTF-8
+        (_rss("utf-8").encode("cp1251"), "application/rss+xml"),
+        # and the honest ones stay as they are
+        (_rss("windows-1251").encode("cp1251"), "application/rss+xml"),
+        (_rss("utf-8").encode("utf-8"), "application/rss+xml; charset=utf-8"),
+    ],
+)
+def test_a_feed_whose_declared_encoding_is_wrong_is_read_as_its_bytes_say(
+    body: bytes, content_type: str
+) -> None:
+    parsed = parse_feed(body, {"content-type": content_type}, base_url=None, now=NOW)
+    assert parsed.entries[0].title == CYRILLIC  # feedparser alone gave mojibake, bozo unset
+
+
+def test_a_latin_1_feed_declared_so_is_left_alone() -> None:
+    body = (
+        '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><item>'
+        "<title>Café à Paris élu</title><link>https://x.example/2</link></item></channel></rss>"
+    ).encode("latin-1")
+    parsed = parse_feed(body, {"content-type": "application/rss+xml"}, base_url=None, now=NOW)
+    assert parsed.entries[0].title == "Café à Paris élu"
