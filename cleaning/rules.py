@@ -417,7 +417,7 @@ SOURCE_LINK: dict[str, list[str]] = {
     "es": [r"fuente"],
 }
 
-BYLINE_WORDS = r"(?:by|von|par|por|автор|авторы|автори|автор матеріалу|text|texto|texte)"
+BYLINE_WORDS = r"(?:by|von|par|por|autor|autorin|autora|autorka|автор|авторы|автори|автор матеріалу|text|texto|texte)"
 ROLE_WORDS = re.compile(
     r"\b(?:correspondent|reporter|editor|writer|staff|contributor|columnist|analyst|journalist|"
     r"(?:sonder)?korrespondent(?:in)?|redakteur(?:in)?|autor(?:in)?|reporter(?:in)?|"

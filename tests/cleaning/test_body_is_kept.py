@@ -234,3 +234,15 @@ def test_comments_in_a_section_named_otherwise_are_comments(markup: str) -> None
     result = clean(page, url="https://example.org/a/1")
     assert result.paragraphs == [P1, P2, P3]
     assert len(result.comments) == 2 and "overdue" in result.comments[0].text
+
+
+@pytest.mark.parametrize(
+    ("line", "author"),
+    [("Autor: Hans Müller", "Hans Müller"), ("Autora: María López", "María López")],
+)
+def test_autor_bylines_give_the_author(line: str, author: str) -> None:
+    result = clean("\n\n".join([TITLE, P1, line, P2, P3]))
+    assert result.authors == [author] and line not in result.paragraphs
+    sentence = "Autor des Berichts ist der Minister selbst, sagte er am Montag."
+    kept = clean("\n\n".join([TITLE, P1, sentence, P2, P3]))
+    assert sentence in kept.paragraphs and kept.authors == []
