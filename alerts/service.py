@@ -21,7 +21,7 @@ from alerts.render import ArticleSummary, held_alert, render_alert, render_diges
 from alerts.terms import prepare
 from alerts.watches import WatchSpec, sync_watches
 from storage.db import insert_ignore
-from storage.models import Alert, Article, Mention, OutboxMessage
+from storage.models import Alert, Article, Mention, OutboxMessage, Story
 from storage.models import Watch as WatchRow
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,22 @@ def _ensure_rows(session: Session, watch_ids: Iterable[str], now: datetime) -> N
         )
 
 
+def _forget_dissolved_stories(session: Session, article_id: int, key: str) -> None:
+    """An updated page regrouped into another story (a "breaking" stub that became a copy of a
+    wire story) leaves its first story's mentions behind. That story was its alone and no longer
+    exists; kept, the mention would count one story twice."""
+    for old in session.exec(
+        select(Mention).where(Mention.article_id == article_id, Mention.story_key != key)
+    ).all():
+        gone = (
+            old.story_key.startswith("s")
+            and old.story_key[1:].isdigit()
+            and session.get(Story, int(old.story_key[1:])) is None
+        )
+        if gone:
+            session.delete(old)
+
+
 def record_mentions(
     session: Session,
     *,
@@ -108,9 +124,10 @@ def record_mentions(
             Mention.watch_id.in_([w.id for w in watches if w.id not in matched]),  # type: ignore[attr-defined]
         )
         session.execute(stale)
+    key = story_key(session, article)
+    _forget_dissolved_stories(session, article.id, key)
     if not matched:
         return []
-    key = story_key(session, article)
     _ensure_rows(session, matched, now)
     for wid in matched:
         session.execute(

@@ -432,6 +432,37 @@ def _join_story(
     return story.id
 
 
+def _detach_alone(session: Session, article: Article) -> bool:
+    """Take an updated page out of its story and copy link when nothing else depends on them
+    (no copies of it, no other article in its story): the caller then groups it afresh. An
+    original with copies or companions keeps its place; moving it would move them too."""
+    if article.copy_kind == "url":
+        return False
+    copies = session.exec(select(Article.id).where(Article.copy_of_id == article.id).limit(1))
+    if copies.first() is not None:
+        return False
+    old_story = article.story_id
+    if old_story is not None:
+        others = session.exec(
+            select(Article.id)
+            .where(Article.story_id == old_story, Article.id != article.id)
+            .limit(1)
+        )
+        if others.first() is not None:
+            return False
+    article.copy_of_id = None
+    article.copy_kind = None
+    article.similarity = None
+    article.story_id = None
+    session.flush()
+    if old_story is not None:
+        story = session.get(Story, old_story)
+        if story is not None:
+            session.delete(story)
+            session.flush()
+    return True
+
+
 def _relink(
     session: Session, old_root: Article, new_root: Article, kind: str, sim: float
 ) -> list[int]:
@@ -597,7 +628,8 @@ def apply_dedup(
             article.version += 1
         if title is not None:
             article.title = title
-        if new_hash != article.body_hash:
+        text_changed = new_hash != article.body_hash
+        if text_changed:
             article.body = body
             article.body_hash = new_hash
             if article.copy_kind != "url":
@@ -605,14 +637,19 @@ def apply_dedup(
                 if normalize_body(body):
                     index_insert(session, article.id, mh.body_signature(body))
         session.flush()
-        return DedupResult(
-            "version", article.copy_of_id, article.similarity, article.story_id, article.version
-        )
-
+        if not (text_changed and new_version and _detach_alone(session, article)):
+            return DedupResult(
+                "version", article.copy_of_id, article.similarity, article.story_id, article.version
+            )
+        # A page that stood alone (a "breaking" stub) and now carries a text of its own is
+        # judged again as a new article would be: a copy, or coverage of a known story.
+        regrouped = True
+    else:
+        regrouped = False
+        article.version = 1
     article.title = title
     article.body = body
     article.body_hash = new_hash
-    article.version = 1
 
     # (a) the page says it lives at another stored URL: the same article twice
     if page_canonical_url:
@@ -783,4 +820,6 @@ def apply_dedup(
         keys += story_keys(lead_sig, _day(when))
     _insert_keys(session, article.id, keys)  # body and story buckets in one batch
     session.flush()
+    if regrouped:
+        kind = "version"
     return DedupResult(kind, copy_of, sim_out, article.story_id, article.version, tuple(relinked))

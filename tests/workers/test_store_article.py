@@ -41,7 +41,9 @@ def _create(engine, url: str, outlet: str, when: datetime) -> int:
     return aid
 
 
-def _store(engine, aid: int, cleaned: CleanArticle, when: datetime, outlets=None) -> str:
+def _store(
+    engine, aid: int, cleaned: CleanArticle, when: datetime, outlets=None, watches=None
+) -> str:
     with session_scope(engine) as s:
         current = s.get(Article, aid)
         assert current is not None
@@ -53,6 +55,7 @@ def _store(engine, aid: int, cleaned: CleanArticle, when: datetime, outlets=None
             content_type="text/html",
             now=when,
             outlets=outlets,
+            watches=watches,
         )
     return outcome.dedup or ""
 
@@ -99,3 +102,40 @@ def test_a_notice_naming_an_outlet_by_its_display_name_credits_that_outlet(tmp_p
         assert r is not None and o is not None
         assert o.copy_of_id is None
         assert r.copy_of_id == original and r.copy_kind == "syndicated"
+
+
+def test_a_stub_updated_into_a_copy_joins_the_original_story_and_counts_once(
+    tmp_path: Path,
+) -> None:
+    """A "breaking" stub stood alone in its own story; updated to the wire text it is a copy of,
+    it stayed there, and the story's term was counted twice."""
+    from alerts.watches import parse_watch
+    from storage.models import Mention, Story
+
+    engine = _engine(tmp_path)
+    watch = [parse_watch({"id": "w", "terms": ["Arequipa"]})]
+    wire = _create(engine, "https://reuters.example/peru", "reuters", T0)
+    _store(engine, wire, CleanArticle(title=WIRE["title"], body=WIRE["body"]), T0, watches=watch)
+    herald = _create(engine, "https://herald.example/live/peru", "herald", T0)
+    stub = CleanArticle(
+        title="BREAKING: tremor near Arequipa",
+        body="Breaking news: a strong tremor was reported near Arequipa. Details to follow.",
+    )
+    _store(engine, herald, stub, T0 + timedelta(minutes=5), watches=watch)
+    with Session(engine) as s:
+        assert len(s.exec(select(Story)).all()) == 2
+    full = CleanArticle(
+        title=WIRE["title"],
+        body="By Herald staff with Reuters\n\n" + WIRE["body"],
+        syndicated_from=["Reuters"],
+    )
+    assert _store(engine, herald, full, T0 + timedelta(minutes=40), watches=watch) == "version"
+    with Session(engine) as s:
+        h, w = s.get(Article, herald), s.get(Article, wire)
+        assert h is not None and w is not None
+        assert h.copy_of_id == wire and h.copy_kind == "syndicated"
+        assert h.story_id == w.story_id and h.version == 2
+        assert [(m.watch_id, m.story_key) for m in s.exec(select(Mention)).all()] == [
+            ("w", f"s{w.story_id}")
+        ]
+        assert len(s.exec(select(Story)).all()) == 1  # the stub's own story is gone
