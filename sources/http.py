@@ -663,10 +663,14 @@ class HttpClient:
                 pool=max(0.0, deadline - time.monotonic()),
             )
             request = self._client.build_request("GET", url, headers=extra, timeout=timeout)
-            cookies.set_cookie_header(request)
+            # The cookie jar's work (urllib wrappers, header parsing) only when there is any:
+            # nearly every fetch sets and sends none, and a feed poll is a few hundred µs.
+            if len(cookies.jar):
+                cookies.set_cookie_header(request)
             response = self._client.send(request, stream=True)
             try:
-                cookies.extract_cookies(response)
+                if "set-cookie" in response.headers:
+                    cookies.extract_cookies(response)
                 if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                     content = b""
                 else:
