@@ -333,7 +333,7 @@ SHARE: dict[str, list[str]] = {
         r"reprints?",
         r"this article has been sent to.*",
         r"an error has occurred.*",
-        r"thank you",
+        r"thank you for (?:reading|subscribing|signing up|your (?:support|feedback|interest))\W*",
         r"advertisement",
     ],
     "de": [

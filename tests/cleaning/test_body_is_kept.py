@@ -246,3 +246,10 @@ def test_autor_bylines_give_the_author(line: str, author: str) -> None:
     sentence = "Autor des Berichts ist der Minister selbst, sagte er am Montag."
     kept = clean("\n\n".join([TITLE, P1, sentence, P2, P3]))
     assert sentence in kept.paragraphs and kept.authors == []
+
+
+def test_an_interviews_closing_thank_you_is_the_article() -> None:
+    interview = [P1, "Minister, thank you for your time.", P2, "Thank you."]
+    assert clean("\n\n".join([TITLE, *interview])).paragraphs == interview
+    result = clean("\n\n".join([TITLE, P1, P2, P3, "Thank you for reading!"]))
+    assert result.paragraphs == [P1, P2, P3]
