@@ -10,8 +10,9 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
-# The folders the compose volumes mount: a new named volume copies their owner, so the
-# unprivileged user can write metrics, data and config.
+# The folders compose mounts: a new named volume (metrics) copies their owner, so the
+# unprivileged user can write it. ./config is a bind mount and keeps the host's owner
+# (docs/operations.md says how to make it writable); data stays inside the container.
 RUN uv sync --frozen --no-dev \
     && mkdir -p /app/data /app/metrics /app/config \
     && chown -R newswatch /app

@@ -8,6 +8,8 @@ and need no dead-process cleanup.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -44,6 +46,20 @@ from prometheus_client import (  # noqa: E402
 )
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.registry import Collector  # noqa: E402
+
+
+def _process_identifier() -> str:
+    """Host and pid: containers scaled out (`--scale worker=3`) share one metrics volume, and
+    each numbers its processes from 1, so a pid alone names the same file in all of them."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    from prometheus_client import values as _values  # noqa: E402
+
+    # Read when each metric is created, so set before the first one below.
+    _values.ValueClass = _values.MultiProcessValue(process_identifier=_process_identifier)
 
 # Seconds; ingest runs from a few seconds (demo) to hours (slow feeds, backlog after an outage).
 LATENCY_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400, float("inf"))

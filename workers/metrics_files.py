@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 # The files prometheus_client writes in multiprocess mode: one per metric type and process id.
-_MULTIPROCESS_FILE = re.compile(r"[a-z]+(?:_[a-z]+)?_\d+\.db")
+# "counter_<host>-<pid>.db" (see workers.metrics._process_identifier); plain pids too
+_MULTIPROCESS_FILE = re.compile(r"[a-z]+(?:_[a-z]+)?_(?:[A-Za-z0-9-]+-)?\d+\.db")
 
 
 def reset_multiprocess_dir(path: Path) -> int:

@@ -227,3 +227,22 @@ def test_a_blank_metrics_dir_is_unset_not_the_current_directory(tmp_path: Path) 
     )
     assert proc.returncode == 2, proc.stdout
     assert (here / "counter_1.db").exists()
+
+
+def test_metric_files_are_named_by_host_and_pid(tmp_path: Path) -> None:
+    """Worker containers scaled out share one metrics volume and each numbers its processes from
+    1: named by pid alone, their files collided and overwrote each other's counts."""
+    import re
+    import socket
+
+    metrics_dir = tmp_path / "metrics"
+    subprocess.run(
+        [sys.executable, "-c", WRITER, "1", "0"],
+        env=base_env(tmp_path) | {"NEWSWATCH_METRICS_DIR": str(metrics_dir)},
+        cwd=REPO,
+        check=True,
+        timeout=60,
+    )
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    names = [p.name for p in metrics_dir.glob("*.db")]
+    assert names and all(re.fullmatch(rf"[a-z]+_{re.escape(host)}-\d+\.db", n) for n in names)
