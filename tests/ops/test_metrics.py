@@ -170,12 +170,8 @@ def test_a_scrape_before_the_database_exists_creates_no_file(tmp_path: Path) -> 
     assert not db_path.exists()
 
 
-def test_compose_migrate_removes_stale_metric_files_and_nothing_else(tmp_path: Path) -> None:
-    """The migrate service's own shell line, run natively: the schema, then last run's files."""
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    entrypoint = compose["services"]["migrate"]["entrypoint"]
-    assert entrypoint[:2] == ["sh", "-c"]
-    metrics_dir = tmp_path / "metrics"
+def _write_metrics(tmp_path: Path, metrics_dir: Path) -> None:
+    """One worker-like process writing its per-process metric files into `metrics_dir`."""
     subprocess.run(
         [sys.executable, "-c", WRITER, "1", "0"],
         env=base_env(tmp_path) | {"NEWSWATCH_METRICS_DIR": str(metrics_dir)},
@@ -183,6 +179,15 @@ def test_compose_migrate_removes_stale_metric_files_and_nothing_else(tmp_path: P
         check=True,
         timeout=60,
     )
+
+
+def test_compose_migrate_removes_stale_metric_files_and_nothing_else(tmp_path: Path) -> None:
+    """The migrate service's own shell line, run natively: the schema, then last run's files."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    entrypoint = compose["services"]["migrate"]["entrypoint"]
+    assert entrypoint[:2] == ["sh", "-c"]
+    metrics_dir = tmp_path / "metrics"
+    _write_metrics(tmp_path, metrics_dir)
     stale = sorted(p.name for p in metrics_dir.glob("*.db"))
     assert stale  # a previous run's per-process files
     (metrics_dir / "operator-notes.txt").write_text("not ours")
@@ -236,13 +241,7 @@ def test_metric_files_are_named_by_host_and_pid(tmp_path: Path) -> None:
     import socket
 
     metrics_dir = tmp_path / "metrics"
-    subprocess.run(
-        [sys.executable, "-c", WRITER, "1", "0"],
-        env=base_env(tmp_path) | {"NEWSWATCH_METRICS_DIR": str(metrics_dir)},
-        cwd=REPO,
-        check=True,
-        timeout=60,
-    )
+    _write_metrics(tmp_path, metrics_dir)
     host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
     names = [p.name for p in metrics_dir.glob("*.db")]
     assert names and all(re.fullmatch(rf"[a-z]+_{re.escape(host)}-\d+\.db", n) for n in names)
