@@ -118,3 +118,42 @@ def wait_for(
 @pytest.fixture()
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+# --- a store, a local web server and a client, for feed and page tests ----------------------
+# Defined once here; a test directory or module with its own `engine`, `server` or `client`
+# (another database, a client that honours robots.txt) overrides them.
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Iterator[Any]:
+    """A fresh SQLite store with the schema."""
+    from storage.db import create_all, make_engine
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def server() -> Iterator[Any]:
+    """A local HTTP server on 127.0.0.1 (tests/fixtures/feeds/localserver.py)."""
+    from tests.fixtures.feeds.localserver import LocalServer
+
+    with LocalServer() as srv:
+        yield srv
+
+
+@pytest.fixture()
+def client() -> Iterator[Any]:
+    """The guarded client, allowed to reach 127.0.0.1, not asking robots.txt."""
+    from sources.http import HttpClient
+
+    with HttpClient(
+        user_agent="newswatch-test/1.0",
+        allowed_networks=["127.0.0.1/32"],
+        deadline=5,
+        respect_robots=False,
+    ) as c:
+        yield c

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +18,6 @@ from sqlmodel import Session
 from sources.feeds import parse_feed
 from sources.http import FetchError, HttpClient
 from sources.schedule import cache_hints, parse_retry_after
-from storage.db import create_all, make_engine
 from storage.models import Article, Feed
 from tests.fixtures.feeds.localserver import Handler, LocalServer, Route, rss
 from workers.polling import PollConfig, poll_feed, sync_outlets
@@ -51,31 +49,6 @@ def items(lo: int, hi: int, *, start: datetime) -> list[dict[str, str]]:
 class Outlet:
     id: str
     feeds: tuple[str, ...]
-
-
-@pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'poll.db'}")
-    create_all(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture()
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def client() -> Iterator[HttpClient]:
-    with HttpClient(
-        user_agent="newswatch-test/1.0",
-        allowed_networks=["127.0.0.1/32"],
-        deadline=5,
-        respect_robots=False,
-    ) as c:
-        yield c
 
 
 def add_feed(engine: Engine, url: str, *, now: datetime) -> int:

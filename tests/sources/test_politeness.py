@@ -5,17 +5,14 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from sources.http import HttpClient
 from sources.politeness import HostLimiter, LocalHostLimiter, RedisHostLimiter
-from storage.db import create_all, make_engine
 from tests.fixtures.feeds.localserver import Handler, LocalServer, Seen, rss
 from workers.polling import PollConfig, due_feed_ids, poll_feed, sync_outlets
 
@@ -29,14 +26,6 @@ WORK = 0.1  # the server takes this long per request, so requests would overlap 
 class Outlet:
     id: str
     feeds: tuple[str, ...]
-
-
-@pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'polite.db'}")
-    create_all(eng)
-    yield eng
-    eng.dispose()
 
 
 def max_overlap(seen: list[Seen]) -> int:

@@ -4,17 +4,15 @@ answers are refused instead of stored as garbage, and a redirect-only meta refre
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from sources.http import HttpClient
-from storage.db import create_all, make_engine
 from storage.models import Article
 from tests.fixtures.feeds.localserver import Handler, LocalServer, Route
 from tests.workers.test_robots_unreachable import new_article
@@ -44,31 +42,6 @@ def refresh_page(content: str, *, extra: str = "", noscript: bool = False) -> by
         f'<p>If you are not redirected, <a href="/real">click here</a>.</p>{extra}'
         "</body></html>"
     ).encode()
-
-
-@pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'pages.db'}")
-    create_all(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture()
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def client() -> Iterator[HttpClient]:
-    with HttpClient(
-        user_agent="newswatch-test/1.0",
-        allowed_networks=["127.0.0.1/32"],
-        deadline=5,
-        respect_robots=False,
-    ) as c:
-        yield c
 
 
 def exact_headers(status: int, body: bytes, headers: Mapping[str, str]) -> Route:

@@ -41,20 +41,6 @@ class Outlet:
 
 
 @pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'poll.db'}")
-    create_all(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture()
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
 def client() -> Iterator[HttpClient]:
     with HttpClient(
         user_agent="newswatch-test/1.0", allowed_networks=["127.0.0.1/32"], deadline=5
