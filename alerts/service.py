@@ -99,13 +99,15 @@ def record_mentions(
     watches: Sequence[WatchSpec],
     now: datetime,
     forget_unmatched: bool = False,
+    regrouped: bool = False,
 ) -> list[str]:
     """Record which watches the cleaned title + body mention, once per (watch, story).
 
     Comments are never part of the text. Returns the ids of the matching watches (already
     recorded stories included, so a reprocessed article gives the same answer).
     `forget_unmatched` (a reclean): this article's mentions of watches its new text no longer
-    matches are deleted.
+    matches are deleted. `regrouped` (dedup moved the page out of a story of its own): the
+    mentions recorded under that dissolved story are dropped.
     """
     if article.id is None or not watches:
         return []
@@ -124,10 +126,11 @@ def record_mentions(
             Mention.watch_id.in_([w.id for w in watches if w.id not in matched]),  # type: ignore[attr-defined]
         )
         session.execute(stale)
-    key = story_key(session, article)
-    _forget_dissolved_stories(session, article.id, key)
+    if regrouped:
+        _forget_dissolved_stories(session, article.id, story_key(session, article))
     if not matched:
         return []
+    key = story_key(session, article)
     _ensure_rows(session, matched, now)
     for wid in matched:
         session.execute(

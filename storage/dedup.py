@@ -76,6 +76,7 @@ class DedupResult:
     story_id: int | None = None
     version: int = 1
     relinked: tuple[int, ...] = field(default=())  # articles re-pointed to this one as original
+    regrouped: bool = False  # an updated page left its own story for another (see _detach_alone)
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -820,6 +821,12 @@ def apply_dedup(
         keys += story_keys(lead_sig, _day(when))
     _insert_keys(session, article.id, keys)  # body and story buckets in one batch
     session.flush()
-    if regrouped:
-        kind = "version"
-    return DedupResult(kind, copy_of, sim_out, article.story_id, article.version, tuple(relinked))
+    return DedupResult(
+        "version" if regrouped else kind,
+        copy_of,
+        sim_out,
+        article.story_id,
+        article.version,
+        tuple(relinked),
+        regrouped,
+    )

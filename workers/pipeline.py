@@ -477,6 +477,7 @@ def store_clean_article(
             watches=watches,
             now=(current.stored_at or now) if recleaned else now,
             forget_unmatched=recleaned,
+            regrouped=result.regrouped,
         )
     return ProcessOutcome(
         current.id or 0,
